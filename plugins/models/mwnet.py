@@ -1,0 +1,126 @@
+"""The multi-level wavelet network family (NTIRE 2020 Real Image Denoising, raw track winners).
+
+One generic skeleton, :class:`MWNet`, built from plain data: three level widths and, for each of
+its five block groups, a block type (any registered block, by name), a block count, block
+options, and whether the group ends in a conv3x3 with a residual around the whole group. That is
+the form the architecture search produces, registered as ``mwnet``; ``mwresnet``, ``mwrcanet``
+and ``mwdensenet`` are named configurations of it.
+
+Module names follow the released checkpoints (DESIGN.md's table), so their files load strictly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+import zoo
+from zoo.ops import HaarDWT, HaarIWT, make_activation, pad_to_multiple
+
+#: Where the five groups sit, and which level width each one runs at. A group's width is fixed by
+#: its level: the skeleton's skip additions join features of the same level.
+GROUP_POSITIONS = ("down1", "down2", "middle", "up2", "up3")
+GROUP_LEVELS = (0, 1, 2, 1, 0)
+
+
+class BlockGroup(nn.Module):
+    """``depth`` blocks in sequence; optionally a closing conv3x3 with a residual around it all."""
+
+    def __init__(self, channels: int, block: str, depth: int, tail: bool, options: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*(zoo.create_block(block, channels, **options) for _ in range(depth)))
+        self.tail = nn.Conv2d(channels, channels, 3, padding=1) if tail else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.tail is None:
+            return self.body(x)
+        return x + self.tail(self.body(x))
+
+
+def _conv(in_channels: int, out_channels: int) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 3, padding=1)
+
+
+class MWNet(nn.Module):
+    """Three-level Haar wavelet U-Net that adds a learned residual to its input.
+
+    Any input size: the model reflect-pads to a multiple of 8 and crops back.
+    """
+
+    size_multiple = 8
+
+    def __init__(self, in_channels: int, widths: Sequence[int], act: str, groups: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__()
+        c, (w1, w2, w3) = in_channels, widths
+        g = [BlockGroup(widths[level], **spec) for spec, level in zip(groups, GROUP_LEVELS)]
+        self.head = HaarDWT()
+        self.down1 = nn.Sequential(_conv(4 * c, w1), make_activation(act), g[0])
+        self.down2 = nn.Sequential(HaarDWT(), _conv(4 * w1, w2), make_activation(act), g[1])
+        self.down3 = nn.Sequential(HaarDWT(), _conv(4 * w2, w3), make_activation(act))
+        self.middle = g[2]
+        self.up1 = nn.Sequential(_conv(w3, 4 * w2), make_activation(act), HaarIWT())
+        self.up2 = nn.Sequential(g[3], _conv(w2, 4 * w1), make_activation(act), HaarIWT())
+        self.up3 = nn.Sequential(g[4], _conv(w1, 4 * c))
+        self.tail = HaarIWT()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        c1 = self.head(pad_to_multiple(x, self.size_multiple))
+        c2 = self.down1(c1)
+        c3 = self.down2(c2)
+        m = self.middle(self.down3(c3))
+        c5 = self.up1(m) + c3
+        c6 = self.up2(c5) + c2
+        c7 = self.up3(c6) + c1
+        return self.tail(c7)[..., :height, :width]
+
+
+def _group_specs(groups: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Normalise one spec (used for all five groups) or five specs into five full specs."""
+    specs = [groups] if isinstance(groups, Mapping) else list(groups)
+    if len(specs) == 1:
+        specs *= len(GROUP_POSITIONS)
+    if len(specs) != len(GROUP_POSITIONS):
+        raise ValueError(f"groups: give one spec or {len(GROUP_POSITIONS)} ({', '.join(GROUP_POSITIONS)}), got {len(specs)}")
+    full = []
+    for spec in specs:
+        unknown = set(spec) - {"block", "depth", "tail", "options"}
+        if unknown or "block" not in spec:
+            raise ValueError(f"a group spec takes block (required), depth, tail, options; got {dict(spec)}")
+        full.append({"block": spec["block"], "depth": int(spec.get("depth", 1)), "tail": bool(spec.get("tail", False)),
+                     "options": dict(spec.get("options", {}))})
+    return full
+
+
+def mwnet(
+    in_channels: int = 1,
+    widths: Sequence[int] = (96, 128, 128),
+    act: str = "prelu",
+    groups: Mapping[str, Any] | Sequence[Mapping[str, Any]] = ({"block": "rcab", "depth": 20, "tail": True},),
+) -> MWNet:
+    """The generic skeleton from plain data, e.g. an architecture-search result.
+
+    ``groups`` is one spec for all five groups or five specs (down1, down2, middle, up2, up3),
+    each ``{"block": NAME, "depth": INT, "tail": BOOL, "options": {...}}``.
+    """
+    if len(widths) != 3 or any(int(w) < 1 for w in widths):
+        raise ValueError(f"widths must be 3 positive ints, got {widths}")
+    return MWNet(int(in_channels), [int(w) for w in widths], act, _group_specs(groups))
+
+
+def mwresnet(in_channels: int = 1, widths: Sequence[int] = (160, 256, 256), depth: int = 4) -> MWNet:
+    """The "original network": plain residual blocks, ReLU, no group tail (25.5 M params raw)."""
+    return mwnet(in_channels, widths, "relu", {"block": "residual", "depth": depth, "options": {"act": "relu"}})
+
+
+def mwrcanet(in_channels: int = 1, widths: Sequence[int] = (96, 128, 128), depth: int = 20) -> MWNet:
+    """The "siamese network": RCAB groups with a tail conv and group residual, PReLU (27.2 M raw)."""
+    return mwnet(in_channels, widths, "prelu", {"block": "rcab", "depth": depth, "tail": True})
+
+
+def mwdensenet(in_channels: int = 1, widths: Sequence[int] = (96, 128, 128), depth: int = 20) -> MWNet:
+    """The dense-block variant of the search space at mwrcanet's widths."""
+    return mwnet(in_channels, widths, "prelu", {"block": "dense", "depth": depth, "tail": True})

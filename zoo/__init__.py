@@ -1,0 +1,33 @@
+"""zoo: a plugin-style model zoo for real-image denoising.
+
+    >>> import zoo
+    >>> zoo.list_models()
+    ['mwdensenet', 'mwnet', 'mwrcanet', 'mwresnet']
+    >>> model = zoo.create_model("mwrcanet", widths=(32, 48, 64), depth=2)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from zoo.checkpoint import save
+from zoo.errors import BrokenPluginError, CheckpointError, PluginWarning, UnknownNameError, ZooError
+from zoo.factory import create_model, load
+from zoo.registry import create_block, list_blocks, list_models, register_block, register_model, resolve_config
+
+__all__ = [
+    "BrokenPluginError",
+    "CheckpointError",
+    "PluginWarning",
+    "UnknownNameError",
+    "ZooError",
+    "create_block",
+    "create_model",
+    "list_blocks",
+    "list_models",
+    "load",
+    "register_block",
+    "register_model",
+    "resolve_config",
+    "save",
+]

@@ -1,0 +1,143 @@
+"""Weights files: zoo's own safetensors (with model name and config) and the published layout.
+
+zoo writes safetensors only, with ``zoo.model`` and ``zoo.config`` in the metadata, so a file
+rebuilds its model alone. It reads those and PyTorch files such as the released checkpoints
+(``{'state_dict': {'module.<key>': tensor}}``), the latter with ``weights_only=True``: loading
+never runs pickled code. Loading is strict: every tensor used, none left over, shapes checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from zoo.errors import CheckpointError
+from zoo.fileio import atomic_path
+from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT
+
+MODEL_KEY, CONFIG_KEY, VERSION_KEY = "zoo.model", "zoo.config", "zoo.version"
+_PREFIX = "module."  # nn.DataParallel's, in the released checkpoints
+_LISTED = 6  # keys named per category in a mismatch message
+
+
+@dataclass
+class Checkpoint:
+    """Tensors read from a weights file, and the model name and config when zoo wrote it."""
+
+    state_dict: dict[str, torch.Tensor]
+    model_name: str | None = None
+    config: dict[str, Any] | None = None
+
+
+def save(model: nn.Module, path: str | os.PathLike[str]) -> Path:
+    """Write ``model``'s weights to a safetensors file, atomically, with its name and config."""
+    name, config = getattr(model, "zoo_name", None), getattr(model, "zoo_config", None)
+    if name is None or config is None:
+        raise CheckpointError("model has no zoo name/config: build it with zoo.create_model(...) before zoo.save")
+    from zoo import __version__
+
+    metadata = {MODEL_KEY: name, CONFIG_KEY: json.dumps(config), VERSION_KEY: __version__}
+    tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return target
+
+
+def _is_safetensors(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] < path.stat().st_size
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a weights file without building a model (safetensors, or a PyTorch file of tensors)."""
+    file = Path(path)
+    if not file.is_file():
+        raise CheckpointError(f"weights file not found: {file}")
+    if _is_safetensors(file):
+        return _read_safetensors(file)
+    return _read_torch(file)
+
+
+def _read_safetensors(file: Path) -> Checkpoint:
+    try:
+        with safe_open(str(file), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            state_dict = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read safetensors file {file}: {exc}") from exc
+    config = None
+    if CONFIG_KEY in metadata:
+        try:
+            config = json.loads(metadata[CONFIG_KEY])
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"{file}: its '{CONFIG_KEY}' metadata is not valid JSON") from exc
+    return Checkpoint(state_dict, metadata.get(MODEL_KEY), config)
+
+
+def _read_torch(file: Path) -> Checkpoint:
+    try:
+        obj = torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"refusing {file}: it holds more than plain tensors, and zoo never runs pickled code ({first_line})") from exc
+    except Exception as exc:  # torch raises RuntimeError, EOFError, ... for a damaged file
+        raise CheckpointError(f"cannot read weights file {file}: not a safetensors or PyTorch file ({type(exc).__name__})") from exc
+    state_dict = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise CheckpointError(f"{file}: expected a dict of tensors, or {{'state_dict': dict of tensors}}")
+    return Checkpoint(dict(state_dict))
+
+
+def _names(keys: list[str]) -> str:
+    listed = ", ".join(keys[:_LISTED])
+    return listed + (f", ... ({len(keys) - _LISTED} more)" if len(keys) > _LISTED else "")
+
+
+def load_state_dict_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str = "weights") -> None:
+    """Load ``state_dict`` into ``model``: every tensor used, none left over, shapes equal.
+
+    A ``module.`` prefix on every key is dropped. Haar filters stored as tensors (the released
+    checkpoints do) are checked to be the Haar filters and then dropped: zoo keeps them constant.
+    """
+    tensors = dict(state_dict)
+    if tensors and all(key.startswith(_PREFIX) for key in tensors):
+        tensors = {key[len(_PREFIX):]: value for key, value in tensors.items()}
+
+    not_haar = []
+    for path, module in model.named_modules():
+        key = f"{path}.weight" if path else "weight"
+        if isinstance(module, (HaarDWT, HaarIWT)) and key in tensors:
+            stored = tensors.pop(key)
+            if stored.shape != HAAR_FILTERS.shape or not torch.allclose(stored.float(), HAAR_FILTERS, atol=1e-6):
+                not_haar.append(key)
+
+    expected = model.state_dict()
+    missing = [key for key in expected if key not in tensors]
+    unexpected = [key for key in tensors if key not in expected]
+    misshaped = [
+        f"{key} {tuple(tensors[key].shape)} vs model {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in tensors and tensors[key].shape != value.shape
+    ]
+    problems = [
+        f"{len(keys)} {label} ({_names(keys)})"
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped),
+                            ("stored wavelet filters that are not Haar", not_haar))
+        if keys
+    ]
+    if problems:
+        model_name = getattr(model, "zoo_name", type(model).__name__)
+        raise CheckpointError(f"{source} does not fit model '{model_name}': {'; '.join(problems)}")
+    model.load_state_dict(tensors, strict=True)

@@ -1,0 +1,58 @@
+"""`zoo info NAME`: a model's configuration and per-stage summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from zoo.cli.table import format_table
+from zoo.complexity import count_parameters, input_channels, stage_summary
+from zoo.factory import create_model
+from zoo.registry import MODELS
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "info", help="show a model's configuration and stages",
+        description="Show a model's full configuration and, per top-level stage, its parameters, output shape "
+        "and GMACs at the given input size. Counting uses meta tensors: nothing is computed.",
+    )
+    parser.add_argument("name", help="registered model name")
+    parser.add_argument("--weights", help="weights file: its stored configuration is shown")
+    parser.add_argument("--size", type=int, default=256, help="input height and width for the summary (default 256)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    plugin = MODELS.plugin(args.name)
+    if args.weights:
+        model = create_model(args.name, weights=args.weights)
+    else:
+        with torch.device("meta"):
+            model = create_model(args.name)
+    channels = input_channels(model)
+    shape = (1, channels, args.size, args.size)
+    stages = stage_summary(model, shape)
+    info = {
+        "name": args.name,
+        "distribution": plugin.distribution,
+        "object": plugin.target,
+        "config": model.zoo_config,
+        "parameters": count_parameters(model),
+        "input_shape": list(shape),
+        "gmacs": sum(s.macs for s in stages) / 1e9,
+        "stages": [{"name": s.name, "kind": s.kind, "parameters": s.parameters, "output_shape": list(s.output_shape),
+                    "gmacs": s.macs / 1e9} for s in stages],
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{args.name}  ({plugin.target}, from '{plugin.distribution}')")
+    print(f"config: {json.dumps(model.zoo_config)}")
+    print(f"parameters: {info['parameters']:,}   GMACs at {args.size}x{args.size}: {info['gmacs']:.1f}\n")
+    rows = [[s.name, s.kind, f"{s.parameters:,}", "x".join(map(str, s.output_shape[1:])), f"{s.macs / 1e9:.2f}"] for s in stages]
+    print(format_table(["stage", "module", "params", "output (CxHxW)", "GMACs"], rows, right=(2, 4)))
+    return 0

@@ -1,0 +1,70 @@
+"""`zoo list`: the registered models (or blocks), their size, cost and where they come from."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import torch
+
+from zoo.cli.table import format_table
+from zoo.complexity import count_parameters, input_channels, macs_per_megapixel
+from zoo.registry import BLOCKS, MODELS, Plugin, build_model
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "list", help="list registered models (or blocks)",
+        description="List registered models, or blocks with --blocks, with their status. Parameters and "
+        "GMACs per megapixel are counted on the default configuration with torch's FLOP counter.",
+    )
+    parser.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern (default: all)")
+    parser.add_argument("--blocks", action="store_true", help="list blocks instead of models")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(run=run)
+
+
+def _status(plugin: Plugin) -> str:
+    return "ok" if plugin.ok else f"broken: {plugin.error}"
+
+
+def describe_model(plugin: Plugin) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": plugin.name, "distribution": plugin.distribution, "status": _status(plugin),
+                           "parameters": None, "gmacs_per_megapixel": None, "in_channels": None}
+    if plugin.ok:
+        try:
+            with torch.device("meta"):  # counts need shapes only: nothing is allocated
+                model = build_model(plugin.name)
+            channels = input_channels(model)
+            row.update(parameters=count_parameters(model), in_channels=channels,
+                       gmacs_per_megapixel=round(macs_per_megapixel(model, channels) / 1e9, 1))
+        except Exception as exc:  # a third-party model failing to build must not stop the listing
+            row["status"] = f"broken: {type(exc).__name__}: {exc}"
+    return row
+
+
+def describe_block(plugin: Plugin) -> dict[str, Any]:
+    return {"name": plugin.name, "distribution": plugin.distribution, "status": _status(plugin), "target": plugin.target}
+
+
+def run(args: argparse.Namespace) -> int:
+    registry, describe = (BLOCKS, describe_block) if args.blocks else (MODELS, describe_model)
+    rows = [describe(plugin) for plugin in registry.plugins(args.pattern)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"no {registry.kind} matches '{args.pattern}'")
+        return 0
+    if args.blocks:
+        print(format_table(["block", "distribution", "object", "status"],
+                           [[r["name"], r["distribution"], r["target"], r["status"]] for r in rows]))
+    else:
+        def fmt(value: Any, spec: str) -> str:
+            return "-" if value is None else format(value, spec)
+
+        table = [[r["name"], fmt(r["parameters"] and r["parameters"] / 1e6, ".2f"), fmt(r["gmacs_per_megapixel"], ".1f"),
+                  fmt(r["in_channels"], "d"), r["distribution"], r["status"]] for r in rows]
+        print(format_table(["model", "params (M)", "GMACs/MP", "in ch", "distribution", "status"], table, right=(1, 2, 3)))
+    return 0
