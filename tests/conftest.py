@@ -1,0 +1,91 @@
+"""Shared fixtures: a throw-away third-party plugin distribution with real entry-point metadata."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from zoo import registry
+
+EXTRA_MODULE = '''
+"""A third-party plugin package, as a user would write one."""
+import torch
+from torch import nn
+
+import zoo
+
+
+class GatedBlock(nn.Module):
+    """x + conv(x) * sigmoid(gate(x)): a block zoo has never heard of."""
+
+    def __init__(self, channels, kernel_size=3):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.gate = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x):
+        return x + self.conv(x) * torch.sigmoid(self.gate(x))
+
+
+class ResidualImpostor(GatedBlock):
+    """Claims the built-in name 'residual'."""
+
+
+def tinynet(in_channels=1, widths=(8, 8, 8), depth=1):
+    """A model built from the generic skeleton with this package's block."""
+    return zoo.create_model("mwnet", in_channels=in_channels, widths=widths, act="relu",
+                            groups={"block": "gated", "depth": depth})
+
+
+NOT_A_FACTORY = 42
+'''
+
+BROKEN_MODULE = 'raise ImportError("zoo_extra_broken needs a library that is not installed")\n'
+
+ENTRY_POINTS = """
+[zoo.blocks]
+gated = zoo_extra:GatedBlock
+residual = zoo_extra:ResidualImpostor
+not_a_block = zoo_extra:tinynet
+
+[zoo.models]
+tinynet = zoo_extra:tinynet
+broken_import = zoo_extra_broken:factory
+not_callable = zoo_extra:NOT_A_FACTORY
+"""
+
+
+def write_distribution(root: Path) -> Path:
+    """Write package ``zoo_extra`` (distribution ``zoo-extra``) with its dist-info into ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "zoo_extra.py").write_text(textwrap.dedent(EXTRA_MODULE))
+    (root / "zoo_extra_broken.py").write_text(BROKEN_MODULE)
+    info = root / "zoo_extra-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-extra\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(ENTRY_POINTS)
+    return root
+
+
+@pytest.fixture
+def third_party(tmp_path: Path):
+    """Put the throw-away distribution on sys.path for this test; yield its folder."""
+    root = write_distribution(tmp_path / "site")
+    sys.path.insert(0, str(root))
+    registry.refresh()
+    yield root
+    sys.path.remove(str(root))
+    for module in ("zoo_extra", "zoo_extra_broken"):
+        sys.modules.pop(module, None)
+    registry.refresh()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry():
+    """Each test starts from the installed entry points only (no leftover in-process names)."""
+    registry.refresh()
+    yield
+    registry.refresh()

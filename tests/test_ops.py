@@ -1,0 +1,81 @@
+"""Haar DWT / IWT: the exact sub-band definition, perfect reconstruction, dtypes, export form."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zoo.ops import HAAR_FILTERS, HaarDWT, HaarIWT, dwt, iwt, pad_to_multiple
+
+
+def test_subbands_follow_the_released_order_and_signs():
+    a, b, c, d = 1.0, 2.0, 4.0, 8.0
+    x = torch.tensor([[[[a, b], [c, d]], [[-a, 0.0], [0.0, 0.0]]]])  # two channels
+    out = dwt(x).flatten().tolist()
+    expected_ch0 = [(a + b + c + d) / 2, (a + b - c - d) / 2, (a - b + c - d) / 2, (a - b - c + d) / 2]
+    assert out[:4] == pytest.approx(expected_ch0)
+    assert out[4:] == pytest.approx([-a / 2] * 4)  # sub-bands of channel 1 follow channel 0's
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    channels=st.integers(1, 9),
+    half_height=st.integers(1, 12),
+    half_width=st.integers(1, 12),
+    seed=st.integers(0, 2**16),
+)
+def test_iwt_inverts_dwt(batch, channels, half_height, half_width, seed):
+    x = torch.randn(batch, channels, 2 * half_height, 2 * half_width, generator=torch.Generator().manual_seed(seed))
+    y = HaarDWT()(x)
+    assert y.shape == (batch, 4 * channels, half_height, half_width)
+    assert (HaarIWT()(y) - x).abs().max() < 1e-6
+    # Orthogonal: energy is preserved.
+    assert torch.allclose(y.square().sum(), x.square().sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-6), (torch.float16, 2e-3), (torch.bfloat16, 2e-2)])
+def test_reduced_precision(dtype, tolerance):
+    x = torch.rand(2, 3, 16, 24)
+    dwt_module, iwt_module = HaarDWT().to(dtype), HaarIWT().to(dtype)
+    y = iwt_module(dwt_module(x.to(dtype)))
+    assert y.dtype == dtype
+    assert (y.float() - x).abs().max() < tolerance
+
+
+def test_filters_are_constants_not_saved_parameters():
+    module = HaarDWT()
+    assert list(module.parameters()) == []
+    assert module.state_dict() == {}
+    assert torch.equal(module.weight, HAAR_FILTERS)
+
+
+def test_exports_as_plain_convolutions():
+    class Roundtrip(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dwt, self.iwt = HaarDWT(), HaarIWT()
+
+        def forward(self, x):
+            return self.iwt(self.dwt(x) * 2)
+
+    graph = torch.export.export(Roundtrip(), (torch.rand(1, 3, 8, 8),)).graph
+    ops = [str(node.target) for node in graph.nodes if node.op == "call_function"]
+    convolutions = [op for op in ops if "conv" in op]
+    assert len(convolutions) == 2, ops
+
+
+def test_iwt_rejects_channel_counts_not_divisible_by_four():
+    with pytest.raises(ValueError, match="divisible by 4"):
+        iwt(torch.rand(1, 6, 4, 4))
+
+
+@pytest.mark.parametrize("height, width", [(8, 8), (9, 17), (3, 5), (1, 1), (37, 101)])
+def test_pad_to_multiple(height, width):
+    x = torch.rand(1, 2, height, width)
+    padded = pad_to_multiple(x, 8)
+    assert padded.shape[-2] % 8 == 0 and padded.shape[-1] % 8 == 0
+    assert padded.shape[-2] - height < 8 and padded.shape[-1] - width < 8
+    assert torch.equal(padded[..., :height, :width], x)
