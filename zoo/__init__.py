@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from zoo.checkpoint import save
 from zoo.errors import BrokenPluginError, CheckpointError, PluginWarning, UnknownNameError, ZooError
 from zoo.factory import create_model, load
+from zoo.infer import denoise
 from zoo.registry import create_block, list_blocks, list_models, register_block, register_model, resolve_config
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ZooError",
     "create_block",
     "create_model",
+    "denoise",
     "list_blocks",
     "list_models",
     "load",

@@ -48,16 +48,24 @@ class _Haar(nn.Module):
         # A constant, not a parameter: it follows .to(device/dtype) but is never saved.
         self.register_buffer("weight", HAAR_FILTERS.clone(), persistent=False)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # An exact linear map runs in its input's dtype and is never autocast: that keeps a
+        # network's residual path (head DWT, skip, tail IWT) in float32 under bf16/fp16 autocast,
+        # where a [0, 1] image quantised to bf16 would cap the PSNR near 53 dB.
+        device = x.device.type
+        if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
+            with torch.autocast(device, enabled=False):
+                return self.transform(x, self.weight)  # type: ignore[attr-defined]
+        return self.transform(x, self.weight)
+
 
 class HaarDWT(_Haar):
     """Haar DWT module: ``(N, C, H, W)`` -> ``(N, 4C, H/2, W/2)``."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return dwt(x, self.weight)
+    transform = staticmethod(dwt)
 
 
 class HaarIWT(_Haar):
     """Inverse Haar DWT module: ``(N, 4C, H, W)`` -> ``(N, C, 2H, 2W)``."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return iwt(x, self.weight)
+    transform = staticmethod(iwt)

@@ -1,0 +1,70 @@
+"""``zoo.denoise``: one inference path for every backend (untiled or tiled, with or without
+the self-ensemble)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.errors import ZooError
+from zoo.infer.ensemble import self_ensemble
+from zoo.infer.inputs import Image, to_batch
+from zoo.infer.runner import Runner, TorchRunner
+from zoo.infer.tiling import DEFAULT_OVERLAP, run_tiled
+
+
+def _tqdm_progress(total: int):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="tile", leave=False, disable=total <= 1)
+    return bar.update
+
+
+def denoise(
+    model: nn.Module | Runner,
+    image: Image,
+    *,
+    ensemble: bool = False,
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    dtype: torch.dtype | str | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+) -> Image:
+    """Denoise ``image`` (float in [0, 1]; (H, W), (C, H, W) or (N, C, H, W); numpy or torch).
+
+    Returns the same shape, type and dtype, clipped to [0, 1].
+
+    - ``ensemble``: the x8 self-ensemble (8 rotations/flips, averaged in float64).
+    - ``tile``: process in overlapping tiles of at most ``tile`` pixels a side, blended with a
+      smooth window; memory is then bounded by the tile. ``overlap`` is the shared border.
+    - ``dtype``: ``torch.bfloat16`` (CPU with bf16 support, or GPU) or ``torch.float16`` (GPU)
+      runs the network's convolutions in reduced precision.
+    - ``model`` may also be a :class:`~zoo.infer.runner.Runner` (a prepared backend, e.g. one
+      from ``zoo.export``); ``dtype`` and ``device`` then belong to the runner.
+    """
+    if isinstance(model, nn.Module):
+        runner: Runner = TorchRunner(model, dtype=dtype, device=device)
+    elif isinstance(model, Runner):
+        if dtype is not None or device is not None:
+            raise ZooError("dtype and device are set on the runner, not on denoise()")
+        runner = model
+    else:
+        raise ZooError(f"expected an nn.Module or a Runner, got {type(model).__name__}")
+    batch, restore = to_batch(image, runner.in_channels)
+    with torch.inference_mode():
+        result = run(runner, batch, ensemble=ensemble, tile=tile, overlap=overlap, progress=progress).clamp_(0.0, 1.0)
+    return restore(result)
+
+
+def run(runner: Runner, batch: torch.Tensor, *, ensemble: bool = False, tile: int | None = None,
+        overlap: int = DEFAULT_OVERLAP, progress: bool = False) -> torch.Tensor:
+    """The engine on a validated float32 batch: tiles outside, the ensemble inside each tile
+    (as the challenge ensembled each block), the runner innermost. Not clipped."""
+    one_pass: Any = functools.partial(self_ensemble, runner) if ensemble else runner
+    if tile is None:
+        return one_pass(batch)
+    return run_tiled(one_pass, batch, tile, overlap, runner.size_multiple, _tqdm_progress if progress else None)

@@ -1,0 +1,48 @@
+"""Turning a user's image into an ``(N, C, H, W)`` float32 batch, and the result back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoo.errors import ZooError
+
+Image = Any  # np.ndarray | torch.Tensor
+
+
+def to_batch(image: Image, in_channels: int | None) -> tuple[torch.Tensor, Callable[[torch.Tensor], Image]]:
+    """Validate ``image`` ((H, W), (C, H, W) or (N, C, H, W), float) and return a float32 CPU
+    batch plus a function that gives a batch back in the input's shape, type, dtype and device."""
+    if isinstance(image, np.ndarray):
+        if not np.issubdtype(image.dtype, np.floating):
+            raise ZooError(f"expected a float image with values in [0, 1], got dtype {image.dtype} (scale integers by their maximum first)")
+        tensor = torch.from_numpy(np.ascontiguousarray(image))
+    elif isinstance(image, torch.Tensor):
+        if not image.is_floating_point():
+            raise ZooError(f"expected a float image with values in [0, 1], got dtype {image.dtype}")
+        tensor = image.detach()
+    else:
+        raise ZooError(f"expected a numpy array or torch tensor, got {type(image).__name__}")
+
+    shape = tuple(tensor.shape)
+    if tensor.ndim not in (2, 3, 4):
+        raise ZooError(f"expected an image of shape (H, W), (C, H, W) or (N, C, H, W), got shape {shape}")
+    if tensor.numel() == 0:
+        raise ZooError(f"the image is empty (shape {shape})")
+    batch = tensor.reshape((1,) * (4 - tensor.ndim) + shape).to("cpu", torch.float32)
+    if in_channels is not None and batch.shape[1] != in_channels:
+        raise ZooError(f"the model takes {in_channels}-channel images, got {batch.shape[1]} channels (shape {shape})")
+    if not torch.isfinite(batch).all():
+        raise ZooError("the image has NaN or infinite values")
+
+    def restore(result: torch.Tensor) -> Image:
+        result = result.reshape(shape)
+        if isinstance(image, np.ndarray):
+            return result.numpy().astype(image.dtype, copy=False)
+        # A copy made outside inference mode: the caller gets an ordinary tensor.
+        return result.to(device=image.device, dtype=image.dtype, copy=True)
+
+    return batch, restore

@@ -1,0 +1,90 @@
+"""Runners: what runs a network on one float32 ``(N, C, H, W)`` batch. Tiling, the
+self-ensemble and image handling sit above them, shared by every backend (torch, onnxruntime)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from zoo.complexity import input_channels
+from zoo.errors import ZooError
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """Maps a float32 CPU batch ``(N, C, H, W)`` to the denoised float32 CPU batch."""
+
+    size_multiple: int  # input sizes it runs without padding of its own (1: any)
+    in_channels: int | None
+    device: str  # what actually runs it, in words
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor: ...
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
+    """The compute dtype to use on ``device``: float16 needs a GPU, bfloat16 hardware support."""
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ZooError(f"unknown dtype '{dtype}'; choose from {', '.join(DTYPES)}")
+        dtype = DTYPES[dtype]
+    dtype = dtype or torch.float32
+    if dtype not in DTYPES.values():
+        raise ZooError(f"unsupported dtype {dtype}; choose from {', '.join(DTYPES)}")
+    if device.type == "cpu":
+        if dtype == torch.float16:
+            raise ZooError("float16 inference needs a GPU; on a CPU use bfloat16")
+        if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            warnings.warn("this CPU has no bfloat16 support: running in float32", RuntimeWarning, stacklevel=3)
+            return torch.float32
+    return dtype
+
+
+class TorchRunner:
+    """Runs an ``nn.Module`` in eval mode under ``inference_mode``, on the GPU when there is one.
+
+    ``channels_last`` (default on) is the faster layout for these convolutions on CPU (oneDNN)
+    and on GPU tensor cores. ``dtype`` bfloat16/float16 runs under autocast: convolutions in
+    reduced precision, while what needs float32 (the Haar residual path, reductions) keeps it.
+    The module is moved and converted in place, once.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        dtype: torch.dtype | str | None = None,
+        device: torch.device | str | None = None,
+        channels_last: bool = True,
+        compile: bool = False,
+    ) -> None:
+        self.torch_device = torch.device(device) if device is not None else default_device()
+        self.dtype = resolve_dtype(dtype, self.torch_device)
+        self.channels_last = channels_last
+        model.eval().to(self.torch_device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        self.model = model
+        self.module = torch.compile(model, dynamic=False) if compile else model
+        self.size_multiple = int(getattr(model, "size_multiple", 1))
+        try:
+            self.in_channels: int | None = input_channels(model)
+        except ValueError:
+            self.in_channels = None
+        name = torch.cuda.get_device_name(self.torch_device) if self.torch_device.type == "cuda" else "cpu"
+        self.device = f"{name} ({str(self.dtype).removeprefix('torch.')}{', channels_last' if channels_last else ''})"
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(self.torch_device, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        reduced = self.dtype != torch.float32
+        with torch.inference_mode(), torch.autocast(self.torch_device.type, dtype=self.dtype, enabled=reduced):
+            y = self.module(x)
+        return y.to("cpu", torch.float32)
