@@ -1,0 +1,329 @@
+"""Image files in and out of ``zoo denoise``: float32 arrays in [0, 1], written back at the file's depth.
+
+``read_image`` picks the reader from the suffix and returns an :class:`Image`: the pixels as float32
+in [0, 1], ``(H, W)`` for one channel or ``(C, H, W)`` (channels first, RGB order) for several, plus
+what ``write_image`` needs to write a result the same way.
+
+- PNG (``.png``): gray or RGB, 8 or 16 bits; 1/2/4-bit and palette files expand to 8 bits.
+- TIFF (``.tif``, ``.tiff``): one gray or RGB image, 8/16-bit unsigned or float (``bit_depth`` 32).
+  Without imagecodecs, tifffile lacks LZW and PackBits: OpenCV decodes those, checked against
+  the layout tifffile reports.
+- NumPy (``.npy``): ``(H, W)`` or ``(C, H, W)`` as stored; floats are taken as [0, 1], integers
+  are divided by their dtype's max (``bit_depth`` is the dtype's bits).
+- Camera raw (``.dng``, ``.nef``, ``.cr2``, ``.arw``, ``.raf``, ... through rawpy): the visible CFA
+  mosaic ``(H, W)``, less the black level of each pixel's CFA channel, divided by
+  ``white - black``, clipped; ``bit_depth`` 16, the depth a result is written at.
+
+An alpha channel (PNG or TIFF) is dropped on reading: denoising acts on colour, and the result is
+written without alpha. Float files may stray a little outside [0, 1] (noise around black and white)
+and are clipped; data far outside (a 0-255 or 0-65535 float image) is refused rather than wiped out.
+
+``write_image`` picks the format from the output suffix (``.png``, ``.tif``/``.tiff``, ``.npy``) and
+keeps the input's depth, always atomically. Camera raw inputs are written as a 16-bit mosaic (PNG or
+TIFF) or a float32 normalised mosaic (``.npy``); camera raw formats themselves are never written.
+PNG holds 8 or 16 bits only, so float inputs become 16-bit PNG. Every failure caused by the file
+or its name is a :class:`~zoo.errors.ZooError` with a one-line message naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import tifffile
+
+from zoo.errors import ZooError
+from zoo.fileio import atomic_path
+
+Format = Literal["png", "tiff", "npy", "raw"]
+
+_SUFFIXES: dict[str, Format] = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".npy": "npy"}
+# Raw formats LibRaw reads. Foveon (.x3f) files open but hold no CFA mosaic and are refused.
+_RAW_SUFFIXES = frozenset(
+    ".3fr .arw .cr2 .cr3 .crw .dcr .dng .erf .fff .gpr .iiq .kdc .mef .mos .mrw .nef .nrw .orf "
+    ".pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
+)
+_READABLE = ".png, .tif, .tiff, .npy or a camera raw file (.dng, .nef, .cr2, .arw, .raf, .orf, .rw2, ...)"
+_WRITABLE = ".png, .tif, .tiff or .npy"
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_GRAY_TYPES = (0, 4)  # IHDR colour types: gray, gray + alpha (OpenCV expands these to BGR(A))
+# Float files more than this outside [0, 1] are on another scale; clipping would destroy them.
+_FLOAT_TOLERANCE = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class Image:
+    """Pixels as float32 in [0, 1] and how they were stored.
+
+    ``data`` is ``(H, W)`` or ``(C, H, W)``, channels first in RGB order. ``bit_depth`` is 8 or 16
+    for integer files, 32 for float files (and the dtype's bits for integer ``.npy``); ``dtype``
+    is the stored sample type. For camera raw: ``black_level`` per position of the CFA repeat
+    tile (row-major, aligned with ``cfa_pattern``, e.g. 'RGGB'), ``white_level`` in raw units.
+    """
+
+    data: np.ndarray
+    format: Format
+    bit_depth: int
+    dtype: str
+    black_level: tuple[float, ...] | None = None
+    white_level: float | None = None
+    cfa_pattern: str | None = None
+
+
+def read_image(path: str | os.PathLike[str]) -> Image:
+    """Read a PNG, TIFF, ``.npy`` or camera raw file (chosen by suffix) into an :class:`Image`."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in _SUFFIXES and suffix not in _RAW_SUFFIXES:
+        raise ZooError(f"cannot read {file}: unknown image suffix {suffix or '(none)'!r}; expected {_READABLE}")
+    if not file.exists():
+        raise ZooError(f"image file not found: {file}")
+    if not file.is_file():
+        raise ZooError(f"cannot read {file}: not a regular file")
+    readers = {"png": _read_png, "tiff": _read_tiff, "npy": _read_npy}
+    reader = _read_raw if suffix in _RAW_SUFFIXES else readers[_SUFFIXES[suffix]]
+    try:
+        return reader(file)
+    except OSError as exc:  # permissions, I/O errors: the user's to fix, not a traceback
+        raise ZooError(f"cannot read {file}: {_reason(exc)}") from exc
+
+
+def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> Path:
+    """Write ``data`` (float, [0, 1], clipped; layout as ``Image.data``) to ``path`` at ``like``'s depth.
+
+    The format follows ``path``'s suffix; the write is atomic (a reader never sees a partial file).
+    Samples: 8 or 16 bits as ``like`` (rounded to nearest); float and wider inputs give float32
+    TIFF and 16-bit PNG; ``.npy`` keeps an ``.npy`` input's dtype and is float32 for camera raw.
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in _SUFFIXES:
+        hint = "; camera raw formats are read-only" if suffix in _RAW_SUFFIXES else ""
+        raise ZooError(f"cannot write {file}: unknown image suffix {suffix or '(none)'!r}; expected {_WRITABLE}{hint}")
+    fmt = _SUFFIXES[suffix]
+    array = np.asarray(data)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ZooError(f"cannot write {file}: expected float data in [0, 1], got dtype {array.dtype}")
+    if not np.isfinite(array).all():
+        raise ZooError(f"cannot write {file}: the data contains NaN or infinity")
+    if fmt == "npy" and array.ndim not in (2, 3):
+        raise ZooError(f"cannot write {file}: expected (H, W) or (C, H, W) data, got shape {array.shape}")
+    stored = _quantise(array if fmt == "npy" else _to_hwc(array, file), _output_dtype(fmt, like))
+    try:
+        with atomic_path(file) as tmp:
+            if fmt == "npy":
+                with open(tmp, "wb") as handle:
+                    np.save(handle, stored)  # a handle: given a name, np.save appends '.npy' to it
+            elif fmt == "png":
+                _write_png(tmp, stored, file)
+            else:
+                photometric = "rgb" if stored.ndim == 3 else "minisblack"
+                tifffile.imwrite(tmp, stored, photometric=photometric, compression="zlib", metadata=None)
+    except OSError as exc:  # an unwritable folder, a full disk
+        raise ZooError(f"cannot write {file}: {_reason(exc)}") from exc
+    return file
+
+
+def _output_dtype(fmt: Format, like: Image) -> np.dtype:
+    if fmt == "npy" and like.format == "npy":
+        return np.dtype(like.dtype)
+    if fmt == "npy" and like.format == "raw":
+        return np.dtype(np.float32)
+    if like.bit_depth in (8, 16):
+        return np.dtype(f"uint{like.bit_depth}")
+    # Float and wide-integer inputs: PNG's deepest is 16-bit; TIFF keeps float32.
+    return np.dtype(np.uint16 if fmt == "png" else np.float32)
+
+
+def _quantise(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Clip to [0, 1]; for integer dtypes scale by the dtype's max and round to nearest."""
+    if np.issubdtype(dtype, np.floating):
+        return np.clip(array, 0.0, 1.0).astype(dtype, order="C")
+    top = np.iinfo(dtype).max
+    # In float64: a float32 product can land on the wrong side of a half level.
+    work = np.clip(array, 0.0, 1.0, dtype=np.float64)
+    work *= top
+    return np.rint(work, out=work).astype(dtype, order="C")
+
+
+def _to_hwc(array: np.ndarray, file: Path) -> np.ndarray:
+    """``(H, W)``/``(1, H, W)`` -> ``(H, W)``; ``(3, H, W)`` -> ``(H, W, 3)``, the encoders' layout.
+
+    A view: ``_quantise`` makes the contiguous copy the encoders need.
+    """
+    if array.ndim == 3 and array.shape[0] == 1:
+        return array[0]
+    if array.ndim == 2:
+        return array
+    if array.ndim == 3 and array.shape[0] == 3:
+        return np.moveaxis(array, 0, -1)
+    raise ZooError(f"cannot write {file}: expected gray (H, W) or RGB (3, H, W) data, got shape {array.shape}")
+
+
+def _write_png(tmp: Path, hwc: np.ndarray, file: Path) -> None:
+    bgr = hwc[..., ::-1] if hwc.ndim == 3 else hwc  # OpenCV's channel order is BGR
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(bgr))  # OpenCV wants contiguous rows
+    if not ok:
+        raise ZooError(f"cannot write {file}: OpenCV failed to encode the PNG")
+    tmp.write_bytes(encoded.tobytes())
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a library's error message (rawpy's are bytes)."""
+    text = exc.args[0] if len(exc.args) == 1 else str(exc)
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _from_integers(array: np.ndarray) -> np.ndarray:
+    top = np.iinfo(array.dtype).max
+    out = array.astype(np.float32 if top <= 65535 else np.float64)
+    out /= top
+    return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)  # signed dtypes go below 0
+
+
+def _from_floats(array: np.ndarray, file: Path) -> np.ndarray:
+    if not np.isfinite(array).all():
+        raise ZooError(f"cannot read {file}: the float data contains NaN or infinity")
+    low, high = float(array.min(initial=0.0)), float(array.max(initial=0.0))
+    if low < -_FLOAT_TOLERANCE or high > 1.0 + _FLOAT_TOLERANCE:
+        raise ZooError(f"cannot read {file}: float data must be normalised to [0, 1], found values in [{low:g}, {high:g}]")
+    return np.clip(array, 0.0, 1.0).astype(np.float32)
+
+
+def _read_png(file: Path) -> Image:
+    raw = file.read_bytes()
+    # OpenCV decodes any format it recognises; insist on a PNG header so a renamed JPEG is refused.
+    if len(raw) < 26 or raw[:8] != _PNG_SIGNATURE or raw[12:16] != b"IHDR":
+        raise ZooError(f"cannot read {file}: not a PNG file (no PNG signature and header)")
+    bit_depth, colour_type = raw[24], raw[25]
+    decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise ZooError(f"cannot read {file}: the PNG data is corrupt or truncated")
+    if colour_type in _PNG_GRAY_TYPES:
+        pixels = decoded if decoded.ndim == 2 else decoded[..., 0]
+    else:
+        pixels = np.moveaxis(decoded[..., 2::-1], -1, 0)  # BGR(A) -> RGB, alpha dropped
+    depth = 16 if bit_depth == 16 else 8
+    return Image(_from_integers(pixels), "png", depth, str(pixels.dtype))
+
+
+def _read_tiff(file: Path) -> Image:
+    try:
+        with tifffile.TiffFile(file) as tif:
+            if not tif.pages:
+                raise ZooError(f"cannot read {file}: the TIFF holds no image")
+            count = len(tif.series[0].pages) if tif.series else 1
+            if count > 1:
+                raise ZooError(f"cannot read {file}: expected one image, the TIFF holds a stack of {count}")
+            page = tif.pages.first
+            channels = _tiff_colour_channels(page, file)  # layout checked before any decoding
+            pixels = _decode_tiff_page(page, file)
+    except ZooError:
+        raise
+    except Exception as exc:  # tifffile and its codecs raise many types for bad bytes
+        raise ZooError(f"cannot read {file}: not a readable TIFF ({_reason(exc)})") from exc
+    planes = np.moveaxis(pixels, -1, 0) if page.axes == "YXS" else pixels
+    if planes.ndim == 3:
+        planes = planes[0] if channels == 1 else planes[:channels]  # alpha, other extra samples dropped
+    if np.issubdtype(planes.dtype, np.floating):
+        return Image(_from_floats(planes, file), "tiff", 32, str(planes.dtype))
+    return Image(_from_integers(planes), "tiff", planes.dtype.itemsize * 8, str(planes.dtype))
+
+
+def _tiff_colour_channels(page: tifffile.TiffPage, file: Path) -> int:
+    """1 for a gray page, 3 for RGB; a ZooError for any other layout or sample type."""
+    photometric = page.photometric
+    if photometric == tifffile.PHOTOMETRIC.CFA:
+        raise ZooError(f"cannot read {file}: it holds a camera raw CFA mosaic; give it the .dng suffix")
+    if page.axes not in ("YX", "YXS", "SYX"):
+        raise ZooError(f"cannot read {file}: expected a 2-D gray or RGB TIFF image, got axes {page.axes!r}")
+    channels = page.samplesperpixel - len(page.extrasamples)
+    wanted = {tifffile.PHOTOMETRIC.MINISBLACK: 1, tifffile.PHOTOMETRIC.RGB: 3}.get(photometric)
+    if channels != wanted:
+        name = getattr(photometric, "name", photometric)
+        raise ZooError(f"cannot read {file}: expected a gray or RGB TIFF, got {name} with {channels} colour channel(s)")
+    dtype = page.dtype  # None for sample formats numpy has no type for
+    if dtype is None or not (dtype in (np.uint8, np.uint16) or np.issubdtype(dtype, np.floating)):
+        raise ZooError(f"cannot read {file}: expected 8- or 16-bit unsigned or float TIFF samples, got {page.dtype}")
+    return channels
+
+
+def _decode_tiff_page(page: tifffile.TiffPage, file: Path) -> np.ndarray:
+    """Decode with tifffile; for codecs it lacks without imagecodecs (LZW, PackBits, JPEG) use OpenCV."""
+    if page.compression in tifffile.TIFF.DECOMPRESSORS:
+        return page.asarray()
+    # OpenCV's libtiff reads the common compressed TIFFs; its result must match what tifffile
+    # promised, since libtiff silently turns layouts it does not know into 8-bit RGBA.
+    decoded = cv2.imdecode(np.fromfile(file, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is not None and decoded.ndim == 3 and decoded.shape[2] in (3, 4):
+        decoded = decoded[..., [2, 1, 0, 3][: decoded.shape[2]]]  # BGR(A) -> RGB(A)
+    if decoded is None or decoded.shape != page.shape or decoded.dtype != page.dtype:
+        codec = getattr(page.compression, "name", page.compression)
+        raise ZooError(f"cannot read {file}: its {codec} compression needs imagecodecs: pip install imagecodecs")
+    return decoded
+
+
+def _read_npy(file: Path) -> Image:
+    try:
+        array = np.load(file, allow_pickle=False)
+    except Exception as exc:  # truncated or foreign files raise ValueError, EOFError, OSError, ...
+        raise ZooError(f"cannot read {file}: not a readable .npy array ({_reason(exc)})") from exc
+    if not isinstance(array, np.ndarray):
+        array.close()  # np.load opened an .npz archive
+        raise ZooError(f"cannot read {file}: expected one array, not an .npz archive")
+    if array.size == 0:
+        raise ZooError(f"cannot read {file}: the array is empty (shape {array.shape})")
+    if array.ndim == 3 and array.shape[-1] <= 4 < array.shape[0]:
+        raise ZooError(f"cannot read {file}: shape {array.shape} looks channels-last; expected (C, H, W)")
+    if array.ndim not in (2, 3):
+        raise ZooError(f"cannot read {file}: expected an (H, W) or (C, H, W) array, got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.integer):
+        return Image(_from_integers(array), "npy", array.dtype.itemsize * 8, str(array.dtype))
+    if np.issubdtype(array.dtype, np.floating):
+        return Image(_from_floats(array, file), "npy", 32, str(array.dtype))
+    raise ZooError(f"cannot read {file}: expected an integer or float array, got dtype {array.dtype}")
+
+
+def _read_raw(file: Path) -> Image:
+    try:
+        import rawpy  # optional and heavy: only camera raw files need it
+    except ImportError as exc:
+        raise ZooError(f"reading camera raw file {file} needs rawpy: pip install rawpy") from exc
+    try:
+        with rawpy.imread(str(file)) as raw:
+            return _normalise_mosaic(raw, file)
+    except rawpy.LibRawError as exc:
+        raise ZooError(f"cannot read {file}: LibRaw cannot decode it ({_reason(exc)})") from exc
+
+
+def _normalise_mosaic(raw: Any, file: Path) -> Image:
+    """Black-subtract and white-normalise a ``rawpy.RawPy``'s visible mosaic, per CFA channel."""
+    pattern = raw.raw_pattern
+    mosaic = np.asarray(raw.raw_image_visible)  # a view into LibRaw's buffer: used before closing
+    if pattern is None or mosaic.ndim != 2:  # linear DNG, Foveon: no mosaic (and no colour map)
+        raise ZooError(f"cannot read {file}: it holds no colour-filter-array mosaic (linear or Foveon raw)")
+    colours = np.asarray(raw.raw_colors_visible)
+    per_channel = np.asarray(raw.black_level_per_channel, dtype=np.float32)
+    white = float(raw.white_level)
+    # Black levels are indexed by LibRaw colour number (0..3); map them onto the pixels.
+    black = per_channel[colours]
+    if white <= float(black.max(initial=0.0)):
+        raise ZooError(f"cannot read {file}: white level {white:g} is not above the black level")
+    data = mosaic.astype(np.float32)
+    data -= black
+    data /= white - black
+    np.clip(data, 0.0, 1.0, out=data)
+
+    rows, cols = np.shape(pattern)
+    tile = colours[:rows, :cols]  # the pattern as seen from the visible area's top-left corner
+    desc = bytes(raw.color_desc).decode("ascii", errors="replace")
+    cfa = "".join(desc[c] for c in tile.flat)
+    return Image(data, "raw", 16, "uint16", tuple(float(b) for b in per_channel[tile].flat), white, cfa)
