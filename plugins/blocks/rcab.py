@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from zoo.ops import make_activation
@@ -22,8 +23,19 @@ class ChannelAttention(nn.Module):
             nn.Sigmoid(),
         )
 
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-channel weights ``(N, C, 1, 1)`` in (0, 1)."""
+        # On pooled vectors the 1x1 convolutions are matrix-vector products: F.linear on the
+        # same weights skips a convolution call's overhead (600 of them per full-size forward).
+        # sum / count, not mean: on bfloat16, mean first copies the whole tensor to float32
+        # (17x slower here); sum accumulates in float32 all the same.
+        pooled = x.sum(dim=(2, 3)) / (x.shape[-2] * x.shape[-1])
+        squeeze, _, excite, _ = self.conv_du
+        hidden = F.relu(F.linear(pooled, squeeze.weight.flatten(1), squeeze.bias))
+        return torch.sigmoid(F.linear(hidden, excite.weight.flatten(1), excite.bias))[..., None, None]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.conv_du(x.mean(dim=(2, 3), keepdim=True))
+        return x * self.gate(x)
 
 
 class RCAB(nn.Module):
@@ -37,4 +49,6 @@ class RCAB(nn.Module):
         self.cuca = ChannelAttention(channels, reduction)  # the released checkpoints' name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.cuca(self.conv2(self.act(self.conv1(x))))
+        y = self.conv2(self.act(self.conv1(x)))
+        # x + y * gate in one pass over memory instead of two (a multiply, then an add).
+        return torch.addcmul(x, y, self.cuca.gate(y))
