@@ -162,3 +162,17 @@ def test_bad_settings_are_clear_errors(resnet):
         zoo.denoise(resnet, np.zeros((64, 64), np.float32), tile=32, overlap=32)
     with pytest.raises(zoo.ZooError, match="unknown dtype"):
         zoo.denoise(resnet, np.zeros((8, 8), np.float32), dtype="float8")
+
+
+def test_users_model_is_left_alone_and_weight_changes_are_seen():
+    model = zoo.create_model("mwresnet", **SMALL).train()
+    image = torch.rand(1, 1, 32, 32)
+    before = zoo.denoise(model, image, dtype="bfloat16")
+    assert model.training
+    assert all(p.dtype == torch.float32 and p.is_contiguous() for p in model.parameters())
+    with torch.no_grad():  # an optimizer step, in effect: the cached prepared copy must not be reused
+        model.up3[-1].bias.add_(0.25)
+    after = zoo.denoise(model, image, dtype="bfloat16")
+    assert (after - before).abs().mean() > 0.05
+    model.load_state_dict(zoo.create_model("mwresnet", **SMALL).state_dict())
+    assert not torch.equal(zoo.denoise(model, image), after)
