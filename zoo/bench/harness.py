@@ -1,0 +1,179 @@
+"""The benchmark: one model, several backends, measured side by side in one run."""
+
+from __future__ import annotations
+
+import math
+import platform
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from statistics import median
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.bench.backends import BACKENDS, BackendUnavailable
+from zoo.bench.memory import PeakMemory
+from zoo.bench.peak import ConvPeak, time_call
+from zoo.complexity import count_macs, count_parameters, input_channels
+from zoo.errors import ZooError
+from zoo.infer.allocator import keep_freed_memory
+from zoo.infer.engine import denoise
+from zoo.infer.runner import TorchRunner, default_device, resolve_dtype
+from zoo.metrics import psnr
+
+
+@dataclass
+class BackendResult:
+    backend: str
+    status: str  # "ok", "skipped: why" or "failed: why"
+    device: str | None = None
+    latency_ms: dict[str, float] = field(default_factory=dict)  # median, min, max
+    megapixels_per_s: float | None = None
+    peak_memory_mib: float | None = None
+    gflops: float | None = None
+    fraction_of_peak: float | None = None
+    psnr_vs_float32: float | None = None
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    info = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def run_benchmark(
+    model: nn.Module,
+    *,
+    size: int = 256,
+    batch: int = 1,
+    backends: Sequence[str] = ("eager", "channels_last"),
+    dtype: torch.dtype | str | None = None,
+    ensemble: bool = False,
+    tile: int | None = None,
+    warmup: int = 2,
+    runs: int = 5,
+    device: torch.device | str | None = None,
+) -> dict[str, Any]:
+    """Time ``zoo.denoise`` of a random ``batch x C x size x size`` input on each backend.
+
+    The machine's 3x3-convolution peak for the same dtype is measured beside every timed run
+    (shared machines drift), and the model's achieved GFLOP/s is reported as the median of the
+    per-run fractions of it: ratios, not absolute numbers, compare across runs.
+    """
+    unknown = [name for name in backends if name not in BACKENDS]
+    if unknown:
+        raise ZooError(f"unknown backend {', '.join(map(repr, unknown))}; choose from {', '.join(BACKENDS)}")
+    if size < 1 or batch < 1 or runs < 1 or warmup < 0:
+        raise ZooError("size, batch and runs must be positive, warmup not negative")
+    torch_device = torch.device(device) if device is not None else default_device()
+    compute_dtype = resolve_dtype(dtype, torch_device)
+    if torch_device.type == "cpu":
+        keep_freed_memory()  # as the runners will: peak and model measured under the same allocator
+    channels = input_channels(model)
+    x = torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(0))
+    macs = count_macs(model, tuple(x.shape))
+    passes = 8 if ensemble else 1
+    megapixels = batch * size * size / 1e6
+    peak = ConvPeak(compute_dtype, torch_device)
+    peaks_seen: list[float] = []
+
+    reference = None
+    if compute_dtype != torch.float32:
+        reference = denoise(TorchRunner(model, device=torch_device), x)
+
+    results = []
+    for name in backends:
+        try:
+            runner = BACKENDS[name](model, compute_dtype, torch_device)
+        except BackendUnavailable as exc:
+            results.append(BackendResult(name, f"skipped: {exc}"))
+            continue
+        outputs: list[torch.Tensor] = []
+
+        def call() -> None:
+            outputs[:] = [denoise(runner, x, ensemble=ensemble, tile=tile)]
+
+        seconds, peaks = [], []
+        try:
+            with PeakMemory(torch_device) as memory:
+                time_call(call, warmup, 0)
+                for _ in range(runs):  # each model run paired with a peak measurement beside it
+                    peaks.append(peak.measure())
+                    seconds += time_call(call, 0, 1, peak.sync)
+        except Exception as exc:  # a backend failing (e.g. a compiler error) is reported, not fatal
+            results.append(BackendResult(name, f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"))
+            continue
+        peaks_seen += peaks
+        mid = median(seconds)
+        gflops = 2 * macs * passes / mid / 1e9
+        results.append(BackendResult(
+            name, "ok", runner.device,
+            latency_ms={"median": mid * 1e3, "min": min(seconds) * 1e3, "max": max(seconds) * 1e3},
+            megapixels_per_s=megapixels / mid,
+            peak_memory_mib=memory.peak / 2**20,
+            gflops=gflops,
+            fraction_of_peak=median(2 * macs * passes / s / 1e9 / p for s, p in zip(seconds, peaks)),
+            psnr_vs_float32=None if reference is None else psnr(outputs[0], reference, data_range=1.0),
+        ))
+    return {
+        "model": getattr(model, "zoo_name", type(model).__name__),
+        "config": getattr(model, "zoo_config", {}),
+        "parameters": count_parameters(model),
+        "input_shape": list(x.shape),
+        "dtype": str(compute_dtype).removeprefix("torch."),
+        "ensemble": ensemble,
+        "tile": tile,
+        "gmacs_per_image": macs / batch / 1e9 * passes,
+        "gmacs_per_megapixel": macs / (batch * size * size) * 1e6 / 1e9,
+        "machine": machine_info(torch_device),
+        "conv_peak_gflops": median(peaks_seen) if peaks_seen else peak.measure(),
+        "backends": [asdict(r) for r in results],
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    from zoo.cli.table import format_table
+
+    def number(value: float | None, spec: str) -> str:
+        return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+    setting = [report["dtype"]] + (["x8 ensemble"] if report["ensemble"] else []) + ([f"tile {report['tile']}"] if report["tile"] else [])
+    shape = "x".join(map(str, report["input_shape"]))
+    lines = [
+        f"{report['model']}: {report['parameters'] / 1e6:.2f} M params, {report['gmacs_per_image']:.1f} GMACs per image "
+        f"({report['gmacs_per_megapixel']:.0f} per megapixel), input {shape}, {', '.join(setting)}",
+        f"machine: {report['machine']['cpu']}, {report['machine']['threads']} threads, torch {report['machine']['torch']}; "
+        f"3x3 conv peak {report['conv_peak_gflops']:.0f} GFLOP/s ({report['dtype']}, measured in this run)",
+        "",
+    ]
+    rows, notes = [], []
+    for r in report["backends"]:
+        if r["status"] != "ok":
+            notes.append(f"{r['backend']}: {r['status']}")
+            continue
+        lat = r["latency_ms"]
+        row = [r["backend"], number(lat["median"], ".1f"), f"{lat['min']:.1f} / {lat['max']:.1f}", number(r["megapixels_per_s"], ".3f"),
+               number(r["gflops"], ".0f"), number(100 * r["fraction_of_peak"], ".0f") + "%", number(r["peak_memory_mib"], ".0f")]
+        if report["dtype"] != "float32":
+            row.append(number(r["psnr_vs_float32"], ".1f"))
+        rows.append(row + [r["device"]])
+    headers = ["backend", "median ms", "min / max ms", "MP/s", "GFLOP/s", "of peak", "peak MiB"]
+    if report["dtype"] != "float32":
+        headers.append("PSNR vs fp32")
+    if rows:
+        lines.append(format_table(headers + ["device"], rows, right=tuple(range(1, len(headers)))))
+    lines += [f"note: {n}" for n in notes]
+    return "\n".join(lines)

@@ -1,0 +1,50 @@
+"""`zoo bench MODEL`: latency, throughput, memory and achieved FLOP rate per backend."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from zoo.bench import BACKENDS, DEFAULT_BACKENDS, format_report, plot_throughput, run_benchmark
+from zoo.factory import create_model
+from zoo.infer.runner import DTYPES
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="benchmark a model's inference per backend",
+        description="Time zoo.denoise of random input (no download, no weights needed) on each backend, "
+        "beside the machine's 3x3-convolution peak measured in the same run.",
+    )
+    parser.add_argument("model", help="registered model name")
+    parser.add_argument("--weights", help="weights file (its stored configuration is used)")
+    parser.add_argument("--size", type=int, default=256, help="input height and width (default 256)")
+    parser.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
+    parser.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
+                        help=f"comma-separated, from: {', '.join(BACKENDS)} (default: %(default)s)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="compute precision (default float32)")
+    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
+    parser.add_argument("--ensemble", action="store_true", help="time the x8 self-ensemble")
+    parser.add_argument("--tile", type=int, help="time tiled inference with this tile size")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
+    parser.add_argument("--runs", type=int, default=5, help="timed calls (default 5)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw throughput per backend to a PNG")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = create_model(args.model, weights=args.weights)
+    report = run_benchmark(
+        model, size=args.size, batch=args.batch, backends=[b.strip() for b in args.backends.split(",") if b.strip()],
+        dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, warmup=args.warmup, runs=args.runs, device=args.device,
+    )
+    if args.plot:
+        plot_throughput([report], args.plot)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
