@@ -1,0 +1,100 @@
+"""`zoo denoise`: files in, files out at their bit depth, per-image failures, --force, raw files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+import zoo
+from zoo.cli import main
+from zoo.imageio import read_image
+
+SMALL = {"widths": (8, 16, 16), "depth": 1}
+
+
+@pytest.fixture
+def weights(tmp_path):
+    torch.manual_seed(0)
+    return zoo.save(zoo.create_model("mwrcanet", **SMALL), tmp_path / "small.safetensors")
+
+
+def expected(weights_path, data: np.ndarray) -> np.ndarray:
+    return zoo.denoise(zoo.load(weights_path), data)
+
+
+def test_one_16_bit_tiff_keeps_its_depth(tmp_path, weights, capsys):
+    clean = np.random.default_rng(0).integers(0, 65536, (40, 56), dtype=np.uint16)
+    source = tmp_path / "in.tif"
+    tifffile.imwrite(source, clean)
+    target = tmp_path / "out.tif"
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(source), "-o", str(target)]) == 0
+    written = tifffile.imread(target)
+    assert written.dtype == np.uint16 and written.shape == clean.shape
+    want = np.round(expected(weights, clean.astype(np.float32) / 65535) * 65535)
+    assert np.abs(written.astype(np.int64) - want).max() <= 1
+    assert "on cpu" in capsys.readouterr().err
+
+
+def test_folder_output_failures_continue_and_existing_files_are_kept(tmp_path, weights, capsys):
+    rng = np.random.default_rng(1)
+    good = tmp_path / "good.npy"
+    np.save(good, rng.random((32, 40), dtype=np.float32))
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    rgb = tmp_path / "rgb.npy"  # a 1-channel raw model cannot take 3 channels
+    np.save(rgb, rng.random((3, 16, 16), dtype=np.float32))
+    out = tmp_path / "out"
+    code = main(["denoise", "mwrcanet", "--weights", str(weights), str(corrupt), str(rgb), str(good), "-o", str(out)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "corrupt.png" in err and "takes 1-channel images, got 3" in err and "2 of 3 images failed" in err
+    assert "Traceback" not in err
+    result = np.load(out / "good.npy")
+    np.testing.assert_allclose(result, expected(weights, np.load(good)), atol=1e-6)
+
+    sentinel = np.zeros((32, 40), np.float32)
+    np.save(out / "good.npy", sentinel)
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(good), "-o", str(out) + "/"]) == 1
+    assert "exists (use --force" in capsys.readouterr().err
+    assert np.array_equal(np.load(out / "good.npy"), sentinel)
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(good), "-o", str(out) + "/", "--force"]) == 0
+    assert not np.array_equal(np.load(out / "good.npy"), sentinel)
+
+
+def test_tiles_ensemble_and_format_options(tmp_path, weights):
+    source = tmp_path / "big.npy"
+    np.save(source, np.random.default_rng(2).random((100, 90), dtype=np.float32))
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["denoise", "mwrcanet", "--weights", str(weights), str(source), "-o", str(out), "--format", "tif"]
+    assert main(args + ["--tile", "48", "--overlap", "16", "--ensemble"]) == 0
+    written = tifffile.imread(out / "big.tif")
+    model = zoo.load(weights)
+    want = zoo.denoise(model, np.load(source), tile=48, overlap=16, ensemble=True)
+    assert np.abs(written - want).max() < 1e-5  # float input: float32 TIFF
+
+
+def test_camera_raw_gives_a_16_bit_mosaic(tmp_path, weights):
+    pytest.importorskip("rawpy")
+    from test_imageio import raw_mosaic, write_dng
+
+    source = write_dng(tmp_path / "shot.dng", raw_mosaic(32, 48))
+    out = tmp_path / "out"
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(source), "-o", str(out) + "/"]) == 0
+    written = tifffile.imread(out / "shot.tif")
+    assert written.dtype == np.uint16 and written.shape == (32, 48)
+    want = np.round(expected(weights, read_image(source).data) * 65535)
+    assert np.abs(written.astype(np.int64) - want).max() <= 1
+
+
+def test_user_mistakes_are_one_line(tmp_path, weights, capsys):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    for path in (a, b):
+        np.save(path, np.zeros((16, 16), np.float32))
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    assert main(["denoise", "mwrcanet", str(a), str(b), "-o", str(blocker)]) == 2
+    assert capsys.readouterr().err.strip().endswith("with several inputs -o must be a folder")
+    assert main(["denoise", "nosuchmodel", str(a), "-o", str(tmp_path / "o.npy")]) == 2
