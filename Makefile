@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/zoo list
+	$(BIN)/zoo bench mwrcanet
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,41 @@
+"""Helpers shared by the benchmark scripts."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo.bench.harness import cpu_name
+from zoo.fileio import atomic_path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine_slug(device: torch.device | None = None) -> str:
+    """A file name for this machine: e.g. ``cpu-amd-epyc-2t`` or ``gpu-nvidia-h100-80gb-hbm3``."""
+    if device is not None and device.type == "cuda":
+        name = f"gpu-{torch.cuda.get_device_name(device)}"
+    else:
+        name = f"cpu-{cpu_name()}-{torch.get_num_threads()}t"
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def write_json(data: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def timed(fn, runs: int = 1) -> list[float]:
+    """Seconds per call over ``runs`` calls (no warm-up: call it once yourself)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
