@@ -68,3 +68,25 @@ def test_cli_json_table_and_plot(tmp_path, capsys):
 def test_cli_bad_backend_is_one_line(capsys):
     assert main(["bench", "mwresnet", "--backends", "eager,warp-drive"]) == 2
     assert capsys.readouterr().err.strip() == "zoo: error: unknown backend 'warp-drive'; choose from eager, channels_last, compile"
+
+
+@pytest.mark.parametrize("args, message", [(["--threads", "0"], "--threads must be at least 1"),
+                                           (["--tile", "8"], "must exceed overlap"),
+                                           (["--device", "gpu"], "unknown device 'gpu'")])
+def test_cli_bad_settings_are_one_line(capsys, args, message):
+    assert main(["bench", "mwresnet", "--size", "16", "--runs", "1", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_plot_into_a_folder_is_refused_up_front(tmp_path, capsys):
+    assert main(["bench", "mwresnet", "--size", "16", "--runs", "1", "--plot", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_tiled_macs_count_the_overlaps():
+    model = zoo.create_model("mwresnet", **SMALL)
+    untiled = run_benchmark(model, size=256, backends=[], warmup=0, runs=1)
+    tiled = run_benchmark(model, size=256, backends=[], tile=128, warmup=0, runs=1)
+    # 256 in tiles of at most 128 sharing 32: three tiles of 112 a side (336 px of work per 256).
+    assert tiled["gmacs_per_image"] == pytest.approx(untiled["gmacs_per_image"] * (336 / 256) ** 2, rel=1e-3)

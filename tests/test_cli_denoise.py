@@ -98,3 +98,42 @@ def test_user_mistakes_are_one_line(tmp_path, weights, capsys):
     assert main(["denoise", "mwrcanet", str(a), str(b), "-o", str(blocker)]) == 2
     assert capsys.readouterr().err.strip().endswith("with several inputs -o must be a folder")
     assert main(["denoise", "nosuchmodel", str(a), "-o", str(tmp_path / "o.npy")]) == 2
+
+
+def test_any_failure_on_one_image_lets_the_others_finish(tmp_path, weights, capsys, monkeypatch):
+    import zoo.cli.denoise as command
+
+    real = command.denoise
+
+    def out_of_memory_on_big(runner, data, **kwargs):
+        if data.size > 10_000:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return real(runner, data, **kwargs)
+
+    monkeypatch.setattr(command, "denoise", out_of_memory_on_big)
+    big, small = tmp_path / "big.npy", tmp_path / "small.npy"
+    np.save(big, np.zeros((200, 200), np.float32))
+    np.save(small, np.zeros((16, 16), np.float32))
+    out = tmp_path / "out"
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(big), str(small), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "big.npy: OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB; try --tile" in err
+    assert (out / "small.npy").exists() and not (out / "big.npy").exists()
+
+
+def test_inputs_that_would_share_an_output_are_refused_before_any_work(tmp_path, capsys):
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        np.save(tmp_path / folder / "x.npy", np.zeros((16, 16), np.float32))
+    out = tmp_path / "out"
+    assert main(["denoise", "mwrcanet", str(tmp_path / "d1" / "x.npy"), str(tmp_path / "d2" / "x.npy"), "-o", str(out)]) == 2
+    assert "several inputs would be written to" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("tile, overlap", [("16", "32"), ("0", "32"), ("64", "-5")])
+def test_bad_tiling_is_a_usage_error(tmp_path, capsys, tile, overlap):
+    source = tmp_path / "a.npy"
+    np.save(source, np.zeros((16, 16), np.float32))
+    assert main(["denoise", "mwrcanet", str(source), "-o", str(tmp_path / "b.npy"), "--tile", tile, "--overlap", overlap]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

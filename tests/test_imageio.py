@@ -456,3 +456,13 @@ def test_rawpy_is_imported_lazily():
     code = "import sys, zoo.imageio; print('rawpy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.int64, np.uint32])
+def test_wide_integer_npy_keeps_its_extremes(tmp_path, dtype):
+    source = tmp_path / "wide.npy"
+    np.save(source, np.array([[0, np.iinfo(dtype).max]], dtype=dtype))
+    image = read_image(source)
+    write_image(tmp_path / "out.npy", np.array([[0.0, 1.0]]), like=image)
+    written = np.load(tmp_path / "out.npy")
+    assert written.dtype == dtype and written[0, 0] == 0 and written[0, 1] > np.iinfo(dtype).max // 2

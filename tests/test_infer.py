@@ -146,7 +146,9 @@ def test_bfloat16_is_close_to_float32():
         (np.zeros((0, 8), np.float32), "empty"),
         (np.full((8, 8), np.nan, np.float32), "NaN or infinite"),
         (np.full((8, 8), np.inf, np.float32), "NaN or infinite"),
-        (np.zeros((8, 8), np.uint8), "float image"),
+        (np.zeros((8, 8), np.uint8), "float16/32/64 image"),
+        (np.zeros((8, 8), np.longdouble), "float16/32/64 image"),
+        (np.full((8, 8), 1e39), "too large for float32"),
         ([[0.5]], "numpy array or torch tensor"),
     ],
 )
@@ -158,8 +160,14 @@ def test_bad_inputs_are_clear_errors(resnet, image, message):
 def test_bad_settings_are_clear_errors(resnet):
     with pytest.raises(zoo.ZooError, match="float16 inference needs a GPU"):
         zoo.denoise(resnet, np.zeros((8, 8), np.float32), dtype=torch.float16, device="cpu")
-    with pytest.raises(zoo.ZooError, match="must be larger than overlap"):
-        zoo.denoise(resnet, np.zeros((64, 64), np.float32), tile=32, overlap=32)
+    for tile, overlap in [(32, 32), (32, 28), (0, 0), (64, -8)]:
+        with pytest.raises(zoo.ZooError, match="must exceed overlap"):
+            zoo.denoise(resnet, np.zeros((64, 64), np.float32), tile=tile, overlap=overlap)
+    with pytest.raises(zoo.ZooError, match="unknown device 'gpu'"):
+        zoo.denoise(resnet, np.zeros((8, 8), np.float32), device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(zoo.ZooError, match="sees no CUDA GPU"):
+            zoo.denoise(resnet, np.zeros((8, 8), np.float32), device="cuda")
     with pytest.raises(zoo.ZooError, match="unknown dtype"):
         zoo.denoise(resnet, np.zeros((8, 8), np.float32), dtype="float8")
 
@@ -176,3 +184,9 @@ def test_users_model_is_left_alone_and_weight_changes_are_seen():
     assert (after - before).abs().mean() > 0.05
     model.load_state_dict(zoo.create_model("mwresnet", **SMALL).state_dict())
     assert not torch.equal(zoo.denoise(model, image), after)
+
+
+def test_the_callers_array_is_never_modified():
+    image = np.full((8, 8), 1.5, np.float32)
+    out = zoo.denoise(torch.nn.Identity(), image)
+    assert out.max() == 1.0 and image.max() == 1.5

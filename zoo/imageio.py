@@ -43,7 +43,7 @@ Format = Literal["png", "tiff", "npy", "raw"]
 
 _SUFFIXES: dict[str, Format] = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".npy": "npy"}
 # Raw formats LibRaw reads. Foveon (.x3f) files open but hold no CFA mosaic and are refused.
-_RAW_SUFFIXES = frozenset(
+RAW_SUFFIXES = frozenset(
     ".3fr .arw .cr2 .cr3 .crw .dcr .dng .erf .fff .gpr .iiq .kdc .mef .mos .mrw .nef .nrw .orf "
     ".pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
 )
@@ -79,14 +79,14 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     """Read a PNG, TIFF, ``.npy`` or camera raw file (chosen by suffix) into an :class:`Image`."""
     file = Path(path)
     suffix = file.suffix.lower()
-    if suffix not in _SUFFIXES and suffix not in _RAW_SUFFIXES:
+    if suffix not in _SUFFIXES and suffix not in RAW_SUFFIXES:
         raise ZooError(f"cannot read {file}: unknown image suffix {suffix or '(none)'!r}; expected {_READABLE}")
     if not file.exists():
         raise ZooError(f"image file not found: {file}")
     if not file.is_file():
         raise ZooError(f"cannot read {file}: not a regular file")
     readers = {"png": _read_png, "tiff": _read_tiff, "npy": _read_npy}
-    reader = _read_raw if suffix in _RAW_SUFFIXES else readers[_SUFFIXES[suffix]]
+    reader = _read_raw if suffix in RAW_SUFFIXES else readers[_SUFFIXES[suffix]]
     try:
         return reader(file)
     except OSError as exc:  # permissions, I/O errors: the user's to fix, not a traceback
@@ -103,7 +103,7 @@ def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> 
     file = Path(path)
     suffix = file.suffix.lower()
     if suffix not in _SUFFIXES:
-        hint = "; camera raw formats are read-only" if suffix in _RAW_SUFFIXES else ""
+        hint = "; camera raw formats are read-only" if suffix in RAW_SUFFIXES else ""
         raise ZooError(f"cannot write {file}: unknown image suffix {suffix or '(none)'!r}; expected {_WRITABLE}{hint}")
     fmt = _SUFFIXES[suffix]
     array = np.asarray(data)
@@ -145,10 +145,14 @@ def _quantise(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if np.issubdtype(dtype, np.floating):
         return np.clip(array, 0.0, 1.0).astype(dtype, order="C")
     top = np.iinfo(dtype).max
-    # In float64: a float32 product can land on the wrong side of a half level.
+    # In float64: a float32 product can land on the wrong side of a half level. Above 53 bits
+    # (64-bit integers) float64 cannot hold the maximum: round, then clip to the largest float
+    # below it before the cast, which would otherwise wrap.
     work = np.clip(array, 0.0, 1.0, dtype=np.float64)
     work *= top
-    return np.rint(work, out=work).astype(dtype, order="C")
+    np.rint(work, out=work)
+    np.minimum(work, np.nextafter(float(top), 0.0) if float(top) > top else top, out=work)
+    return work.astype(dtype, order="C")
 
 
 def _to_hwc(array: np.ndarray, file: Path) -> np.ndarray:

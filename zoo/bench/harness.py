@@ -19,7 +19,8 @@ from zoo.complexity import count_macs, count_parameters, input_channels
 from zoo.errors import ZooError
 from zoo.infer.allocator import keep_freed_memory
 from zoo.infer.engine import denoise
-from zoo.infer.runner import TorchRunner, default_device, resolve_dtype
+from zoo.infer.runner import TorchRunner, parse_device, resolve_dtype
+from zoo.infer.tiling import DEFAULT_OVERLAP, round_up, tile_spans
 from zoo.metrics import psnr
 
 
@@ -54,6 +55,23 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
+def count_tiled_macs(model: nn.Module, shape: tuple[int, ...], tile: int | None) -> int:
+    """MACs of one pass over ``shape``, counting the work tiles repeat in their overlaps."""
+    if tile is None:
+        return count_macs(model, shape)
+    multiple = int(getattr(model, "size_multiple", 1))
+    tile, overlap = tile // multiple * multiple, round_up(DEFAULT_OVERLAP, multiple)  # as run_tiled keeps them
+    rows, cols = ([size for _, size in tile_spans(round_up(n, multiple), tile, overlap, multiple)] for n in shape[-2:])
+    per_shape: dict[tuple[int, int], int] = {}
+    total = 0
+    for h in rows:
+        for w in cols:
+            if (h, w) not in per_shape:
+                per_shape[(h, w)] = count_macs(model, (*shape[:2], h, w))
+            total += per_shape[(h, w)]
+    return total
+
+
 def run_benchmark(
     model: nn.Module,
     *,
@@ -78,13 +96,13 @@ def run_benchmark(
         raise ZooError(f"unknown backend {', '.join(map(repr, unknown))}; choose from {', '.join(BACKENDS)}")
     if size < 1 or batch < 1 or runs < 1 or warmup < 0:
         raise ZooError("size, batch and runs must be positive, warmup not negative")
-    torch_device = torch.device(device) if device is not None else default_device()
+    torch_device = parse_device(device)
     compute_dtype = resolve_dtype(dtype, torch_device)
     if torch_device.type == "cpu":
         keep_freed_memory()  # as the runners will: peak and model measured under the same allocator
     channels = input_channels(model)
     x = torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(0))
-    macs = count_macs(model, tuple(x.shape))
+    macs = count_tiled_macs(model, tuple(x.shape), tile)
     passes = 8 if ensemble else 1
     megapixels = batch * size * size / 1e6
     peak = ConvPeak(compute_dtype, torch_device)
@@ -92,7 +110,7 @@ def run_benchmark(
 
     reference = None
     if compute_dtype != torch.float32:
-        reference = denoise(TorchRunner(model, device=torch_device), x)
+        reference = denoise(TorchRunner(model, device=torch_device), x, ensemble=ensemble, tile=tile)
 
     results = []
     for name in backends:
@@ -116,11 +134,14 @@ def run_benchmark(
         except Exception as exc:  # a backend failing (e.g. a compiler error) is reported, not fatal
             results.append(BackendResult(name, f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"))
             continue
+        finally:
+            ran_on = runner.device
+            del runner  # its prepared copy must not count in the next backend's memory
         peaks_seen += peaks
         mid = median(seconds)
         gflops = 2 * macs * passes / mid / 1e9
         results.append(BackendResult(
-            name, "ok", runner.device,
+            name, "ok", ran_on,
             latency_ms={"median": mid * 1e3, "min": min(seconds) * 1e3, "max": max(seconds) * 1e3},
             megapixels_per_s=megapixels / mid,
             peak_memory_mib=memory.peak / 2**20,
@@ -137,7 +158,7 @@ def run_benchmark(
         "ensemble": ensemble,
         "tile": tile,
         "gmacs_per_image": macs / batch / 1e9 * passes,
-        "gmacs_per_megapixel": macs / (batch * size * size) * 1e6 / 1e9,
+        "gmacs_per_megapixel": macs * passes / (batch * size * size) * 1e6 / 1e9,
         "machine": machine_info(torch_device),
         "conv_peak_gflops": median(peaks_seen) if peaks_seen else peak.measure(),
         "backends": [asdict(r) for r in results],

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import torch
 
 from zoo.bench import BACKENDS, DEFAULT_BACKENDS, format_report, plot_throughput, run_benchmark
 from zoo.factory import create_model
+from zoo.errors import ZooError
+from zoo.infer import DEFAULT_OVERLAP
 from zoo.infer.runner import DTYPES
+from zoo.infer.tiling import check_tiling
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,14 +41,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ZooError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    if args.tile is not None:
+        check_tiling(args.tile, DEFAULT_OVERLAP)
+    if args.plot and Path(args.plot).is_dir():
+        raise ZooError(f"--plot {args.plot} is a folder; give a .png file name")
     model = create_model(args.model, weights=args.weights)
     report = run_benchmark(
         model, size=args.size, batch=args.batch, backends=[b.strip() for b in args.backends.split(",") if b.strip()],
         dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, warmup=args.warmup, runs=args.runs, device=args.device,
     )
-    if args.plot:
-        plot_throughput([report], args.plot)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+    if args.plot:
+        try:
+            plot_throughput([report], args.plot)
+        except OSError as exc:
+            raise ZooError(f"cannot write {args.plot}: {exc.strerror or exc}") from exc
     return 0

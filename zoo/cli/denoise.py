@@ -6,11 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
 from zoo.errors import ZooError
 from zoo.factory import create_model
 from zoo.infer import DEFAULT_OVERLAP, DEFAULT_TILE, DTYPES, TorchRunner, denoise
+from zoo.infer.tiling import check_tiling
 
 OUTPUT_FORMATS = {"png": ".png", "tif": ".tif", "npy": ".npy"}
 
@@ -49,28 +51,38 @@ def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: b
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.imageio import read_image, write_image  # image libraries load only for this command
+    from zoo.imageio import RAW_SUFFIXES, read_image, write_image  # image libraries load only for this command
 
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
     to_folder = len(inputs) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
     if to_folder and output.exists() and not output.is_dir():
         raise ZooError(f"{output} is a file; with several inputs -o must be a folder")
+    if args.tile is not None:
+        check_tiling(args.tile, args.overlap)
+    targets = [output_path(source, output, to_folder, args.format, source.suffix.lower() in RAW_SUFFIXES) for source in inputs]
+    clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
+    if clashes:
+        raise ZooError(f"several inputs would be written to {clashes[0]}: give inputs distinct names or one at a time")
     runner = TorchRunner(create_model(args.model, weights=args.weights), dtype=args.dtype, device=args.device)
     print(f"zoo: {args.model} on {runner.device}", file=sys.stderr)
 
     failures = 0
-    for source in tqdm(inputs, unit="image", disable=len(inputs) < 2):
+    for source, target in tqdm(list(zip(inputs, targets)), unit="image", disable=len(inputs) < 2):
         try:
-            image = read_image(source)
-            target = output_path(source, output, to_folder, args.format, image.format == "raw")
             if target.exists() and not args.force:
                 raise ZooError(f"{target} exists (use --force to overwrite)")
+            image = read_image(source)
             result = denoise(runner, image.data, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, progress=True)
             write_image(target, result, like=image)
         except ZooError as exc:
             failures += 1
             tqdm.write(f"zoo: error: {source}: {exc}", file=sys.stderr)
+        except Exception as exc:  # e.g. out of memory on one large image: report it, go on
+            failures += 1
+            hint = "; try --tile" if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) and args.tile is None else ""
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            tqdm.write(f"zoo: error: {source}: {type(exc).__name__}: {first_line}{hint}", file=sys.stderr)
     if failures:
         print(f"zoo: {failures} of {len(inputs)} images failed", file=sys.stderr)
     return 1 if failures else 0

@@ -56,7 +56,7 @@ def denoise(
         raise ZooError(f"expected an nn.Module or a Runner, got {type(model).__name__}")
     batch, restore = to_batch(image, runner.in_channels)
     with torch.inference_mode():
-        result = run(runner, batch, ensemble=ensemble, tile=tile, overlap=overlap, progress=progress).clamp_(0.0, 1.0)
+        result = run(runner, batch, ensemble=ensemble, tile=tile, overlap=overlap, progress=progress).clamp(0.0, 1.0)  # not in place: the result may share the caller's memory
     return restore(result)
 
 

@@ -17,8 +17,8 @@ def to_batch(image: Image, in_channels: int | None) -> tuple[torch.Tensor, Calla
     """Validate ``image`` ((H, W), (C, H, W) or (N, C, H, W), float) and return a float32 CPU
     batch plus a function that gives a batch back in the input's shape, type, dtype and device."""
     if isinstance(image, np.ndarray):
-        if not np.issubdtype(image.dtype, np.floating):
-            raise ZooError(f"expected a float image with values in [0, 1], got dtype {image.dtype} (scale integers by their maximum first)")
+        if not np.issubdtype(image.dtype, np.floating) or image.dtype.itemsize > 8:
+            raise ZooError(f"expected a float16/32/64 image with values in [0, 1], got dtype {image.dtype} (scale integers by their maximum first)")
         tensor = torch.from_numpy(np.ascontiguousarray(image))
     elif isinstance(image, torch.Tensor):
         if not image.is_floating_point():
@@ -32,11 +32,14 @@ def to_batch(image: Image, in_channels: int | None) -> tuple[torch.Tensor, Calla
         raise ZooError(f"expected an image of shape (H, W), (C, H, W) or (N, C, H, W), got shape {shape}")
     if tensor.numel() == 0:
         raise ZooError(f"the image is empty (shape {shape})")
-    batch = tensor.reshape((1,) * (4 - tensor.ndim) + shape).to("cpu", torch.float32)
-    if in_channels is not None and batch.shape[1] != in_channels:
-        raise ZooError(f"the model takes {in_channels}-channel images, got {batch.shape[1]} channels (shape {shape})")
-    if not torch.isfinite(batch).all():
+    channels = tensor.shape[-3] if tensor.ndim >= 3 else 1
+    if in_channels is not None and channels != in_channels:
+        raise ZooError(f"the model takes {in_channels}-channel images, got {channels} channels (shape {shape})")
+    if not torch.isfinite(tensor).all():
         raise ZooError("the image has NaN or infinite values")
+    batch = tensor.reshape((1,) * (4 - tensor.ndim) + shape).to("cpu", torch.float32)
+    if not torch.isfinite(batch).all():
+        raise ZooError("the image has values too large for float32")
 
     def restore(result: torch.Tensor) -> Image:
         result = result.reshape(shape)

@@ -4,9 +4,7 @@ self-ensemble and image handling sit above them, shared by every backend (torch,
 from __future__ import annotations
 
 import copy
-import itertools
 import warnings
-import weakref
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -52,27 +50,30 @@ def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torc
     return dtype
 
 
-def _fingerprint(model: nn.Module) -> tuple[tuple[int, int], ...]:
-    # Identity and version counter of every tensor: an optimizer step or load_state_dict changes it.
-    return tuple((id(t), t._version) for t in itertools.chain(model.parameters(), model.buffers()))
-
-
-_PREPARED: weakref.WeakKeyDictionary[nn.Module, dict[tuple, tuple[tuple, nn.Module]]] = weakref.WeakKeyDictionary()
+def parse_device(device: torch.device | str | None) -> torch.device:
+    """The device to run on: the given one (checked), else the GPU when there is one."""
+    if device is None:
+        return default_device()
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ZooError(f"unknown device {device!r}; use cpu or cuda[:N]") from exc
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ZooError(f"device {device!r} asked for, but this torch sees no CUDA GPU")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ZooError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) here")
+    elif parsed.type != "cpu":
+        raise ZooError(f"unsupported device {device!r}; use cpu or cuda[:N]")
+    return parsed
 
 
 def prepare_for_inference(model: nn.Module, *, device: torch.device, dtype: torch.dtype, channels_last: bool) -> nn.Module:
-    """An eval-mode copy of ``model`` on ``device``, its weights in ``dtype`` and layout.
-    Cached per model and settings until the model's weights change (converting 27 M weights
-    costs more than 5% of a 256x256 forward); the user's model itself is never modified."""
-    settings = (device, dtype, channels_last)
-    fingerprint = _fingerprint(model)
-    cached = _PREPARED.setdefault(model, {}).get(settings)
-    if cached is not None and cached[0] == fingerprint:
-        return cached[1]
+    """An eval-mode copy of ``model`` on ``device``, its weights in ``dtype`` and layout; the
+    user's model itself is never modified. (Build a runner once for many calls: no cache keyed
+    on the model could see weights changed through ``.data``.)"""
     module = copy.deepcopy(model).eval().requires_grad_(False)
-    module.to(device, dtype, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    _PREPARED[model][settings] = (fingerprint, module)
-    return module
+    return module.to(device, dtype, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
 class TorchRunner:
@@ -81,7 +82,8 @@ class TorchRunner:
     ``channels_last`` (default on) is the faster layout for these convolutions on CPU (oneDNN)
     and on GPU tensor cores. ``dtype`` bfloat16/float16 converts the weights and runs under autocast: the
     network in reduced precision, while what needs float32 (the Haar residual path) keeps it.
-    It runs a prepared copy (see :func:`prepare_for_inference`): ``model`` is left as it is.
+    It runs a copy prepared once (see :func:`prepare_for_inference`): ``model`` is left as it
+    is, and later changes to its weights need a new runner.
     """
 
     def __init__(
@@ -93,7 +95,7 @@ class TorchRunner:
         channels_last: bool = True,
         compile: bool = False,
     ) -> None:
-        self.torch_device = torch.device(device) if device is not None else default_device()
+        self.torch_device = parse_device(device)
         self.dtype = resolve_dtype(dtype, self.torch_device)
         if self.torch_device.type == "cpu":
             keep_freed_memory()

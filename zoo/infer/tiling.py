@@ -22,7 +22,7 @@ DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 32
 
 
-def _round_up(value: int, multiple: int) -> int:
+def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
@@ -33,7 +33,7 @@ def tile_spans(length: int, tile: int, overlap: int, multiple: int = 1) -> list[
         return [(0, length)]
     count = math.ceil((length - overlap) / (tile - overlap))
     while True:
-        size = min(tile, _round_up(math.ceil((length - overlap) / count) + overlap, multiple))
+        size = min(tile, round_up(math.ceil((length - overlap) / count) + overlap, multiple))
         starts = [i * (length - size) // (count - 1) // multiple * multiple for i in range(count)]
         starts[-1] = length - size
         if all(b - a <= size - overlap for a, b in zip(starts, starts[1:])):
@@ -55,6 +55,13 @@ def edge_window(size: int, overlap: int, ramp_start: bool, ramp_end: bool) -> to
     return weights
 
 
+def check_tiling(tile: int, overlap: int, multiple: int = 8) -> None:
+    """Raise a clear error unless ``tile > overlap >= 0`` once kept to multiples of ``multiple``."""
+    if overlap < 0 or tile // multiple * multiple <= round_up(overlap, multiple):
+        raise ZooError(f"tile ({tile}) must exceed overlap ({overlap}) by at least {multiple} once both are "
+                       f"kept to multiples of {multiple}, and overlap must not be negative")
+
+
 def run_tiled(
     fn: Callable[[torch.Tensor], torch.Tensor],
     batch: torch.Tensor,
@@ -68,9 +75,8 @@ def run_tiled(
     ``tile`` is rounded down and ``overlap`` up to multiples of ``multiple``. ``progress``, when
     given, is called with the tile count and returns a callable to call after each tile.
     """
-    tile, overlap = tile // multiple * multiple, _round_up(overlap, multiple)
-    if overlap < 0 or tile <= overlap:
-        raise ZooError(f"tile ({tile}) must be larger than overlap ({overlap}), both multiples of {multiple}")
+    check_tiling(tile, overlap, multiple)
+    tile, overlap = tile // multiple * multiple, round_up(overlap, multiple)
     height, width = batch.shape[-2:]
     padded = pad_to_multiple(batch, multiple)  # the model's own padding, done once for the whole image
     rows = tile_spans(padded.shape[-2], tile, overlap, multiple)
