@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,3 @@ def write_json(data: Any, path: Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
     return path
-
-
-def timed(fn, runs: int = 1) -> list[float]:
-    """Seconds per call over ``runs`` calls (no warm-up: call it once yourself)."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
