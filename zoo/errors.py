@@ -21,3 +21,12 @@ class CheckpointError(ZooError):
 
 class PluginWarning(RuntimeWarning):
     """A plugin failed to load, or two distributions provide the same name."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (decoding bytes, as rawpy raises), else its type."""
+    text = exc.args[0] if len(exc.args) == 1 else str(exc)
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 import tifffile
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
 
 Format = Literal["png", "tiff", "npy", "raw"]
@@ -90,7 +90,7 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     try:
         return reader(file)
     except OSError as exc:  # permissions, I/O errors: the user's to fix, not a traceback
-        raise ZooError(f"cannot read {file}: {_reason(exc)}") from exc
+        raise ZooError(f"cannot read {file}: {first_line(exc)}") from exc
 
 
 def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> Path:
@@ -125,7 +125,7 @@ def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> 
                 photometric = "rgb" if stored.ndim == 3 else "minisblack"
                 tifffile.imwrite(tmp, stored, photometric=photometric, compression="zlib", metadata=None)
     except OSError as exc:  # an unwritable folder, a full disk
-        raise ZooError(f"cannot write {file}: {_reason(exc)}") from exc
+        raise ZooError(f"cannot write {file}: {first_line(exc)}") from exc
     return file
 
 
@@ -177,15 +177,6 @@ def _write_png(tmp: Path, hwc: np.ndarray, file: Path) -> None:
     tmp.write_bytes(encoded.tobytes())
 
 
-def _reason(exc: BaseException) -> str:
-    """The first line of a library's error message (rawpy's are bytes)."""
-    text = exc.args[0] if len(exc.args) == 1 else str(exc)
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    lines = str(text).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 def _from_integers(array: np.ndarray) -> np.ndarray:
     top = np.iinfo(array.dtype).max
     out = array.astype(np.float32 if top <= 65535 else np.float64)
@@ -233,7 +224,7 @@ def _read_tiff(file: Path) -> Image:
     except ZooError:
         raise
     except Exception as exc:  # tifffile and its codecs raise many types for bad bytes
-        raise ZooError(f"cannot read {file}: not a readable TIFF ({_reason(exc)})") from exc
+        raise ZooError(f"cannot read {file}: not a readable TIFF ({first_line(exc)})") from exc
     planes = np.moveaxis(pixels, -1, 0) if page.axes == "YXS" else pixels
     if planes.ndim == 3:
         planes = planes[0] if channels == 1 else planes[:channels]  # alpha, other extra samples dropped
@@ -279,7 +270,7 @@ def _read_npy(file: Path) -> Image:
     try:
         array = np.load(file, allow_pickle=False)
     except Exception as exc:  # truncated or foreign files raise ValueError, EOFError, OSError, ...
-        raise ZooError(f"cannot read {file}: not a readable .npy array ({_reason(exc)})") from exc
+        raise ZooError(f"cannot read {file}: not a readable .npy array ({first_line(exc)})") from exc
     if not isinstance(array, np.ndarray):
         array.close()  # np.load opened an .npz archive
         raise ZooError(f"cannot read {file}: expected one array, not an .npz archive")
@@ -305,7 +296,7 @@ def _read_raw(file: Path) -> Image:
         with rawpy.imread(str(file)) as raw:
             return _normalise_mosaic(raw, file)
     except rawpy.LibRawError as exc:
-        raise ZooError(f"cannot read {file}: LibRaw cannot decode it ({_reason(exc)})") from exc
+        raise ZooError(f"cannot read {file}: LibRaw cannot decode it ({first_line(exc)})") from exc
 
 
 def _normalise_mosaic(raw: Any, file: Path) -> Image:

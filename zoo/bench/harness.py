@@ -16,7 +16,7 @@ from zoo.bench.backends import BACKENDS, BackendUnavailable
 from zoo.bench.memory import PeakMemory
 from zoo.bench.peak import ConvPeak, time_call
 from zoo.complexity import count_macs, count_parameters, input_channels
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.infer.allocator import keep_freed_memory
 from zoo.infer.engine import denoise
 from zoo.infer.runner import TorchRunner, parse_device, resolve_dtype
@@ -132,7 +132,7 @@ def run_benchmark(
                     peaks.append(peak.measure())
                     seconds += time_call(call, 0, 1, peak.sync)
         except Exception as exc:  # a backend failing (e.g. a compiler error) is reported, not fatal
-            results.append(BackendResult(name, f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"))
+            results.append(BackendResult(name, f"failed: {type(exc).__name__}: {first_line(exc)[:200]}"))
             continue
         finally:
             ran_on = runner.device

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.factory import create_model
 from zoo.infer import DEFAULT_OVERLAP, DEFAULT_TILE, DTYPES, TorchRunner, denoise
 from zoo.infer.tiling import check_tiling
@@ -81,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # e.g. out of memory on one large image: report it, go on
             failures += 1
             hint = "; try --tile" if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) and args.tile is None else ""
-            first_line = (str(exc).strip().splitlines() or [""])[0]
-            tqdm.write(f"zoo: error: {source}: {type(exc).__name__}: {first_line}{hint}", file=sys.stderr)
+            tqdm.write(f"zoo: error: {source}: {type(exc).__name__}: {first_line(exc)}{hint}", file=sys.stderr)
     if failures:
         print(f"zoo: {failures} of {len(inputs)} images failed", file=sys.stderr)
     return 1 if failures else 0
