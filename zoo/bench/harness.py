@@ -20,7 +20,7 @@ from zoo.errors import ZooError, first_line
 from zoo.infer.allocator import keep_freed_memory
 from zoo.infer.engine import denoise
 from zoo.infer.runner import TorchRunner, parse_device, resolve_dtype
-from zoo.infer.tiling import DEFAULT_OVERLAP, round_up, tile_spans
+from zoo.infer.tiling import DEFAULT_OVERLAP, tile_grid
 from zoo.metrics import psnr
 
 
@@ -59,13 +59,11 @@ def count_tiled_macs(model: nn.Module, shape: tuple[int, ...], tile: int | None)
     """MACs of one pass over ``shape``, counting the work tiles repeat in their overlaps."""
     if tile is None:
         return count_macs(model, shape)
-    multiple = int(getattr(model, "size_multiple", 1))
-    tile, overlap = tile // multiple * multiple, round_up(DEFAULT_OVERLAP, multiple)  # as run_tiled keeps them
-    rows, cols = ([size for _, size in tile_spans(round_up(n, multiple), tile, overlap, multiple)] for n in shape[-2:])
+    rows, cols, _ = tile_grid(*shape[-2:], tile, DEFAULT_OVERLAP, int(getattr(model, "size_multiple", 1)))
     per_shape: dict[tuple[int, int], int] = {}
     total = 0
-    for h in rows:
-        for w in cols:
+    for _, h in rows:
+        for _, w in cols:
             if (h, w) not in per_shape:
                 per_shape[(h, w)] = count_macs(model, (*shape[:2], h, w))
             total += per_shape[(h, w)]

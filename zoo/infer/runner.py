@@ -80,8 +80,9 @@ class TorchRunner:
     """Runs an ``nn.Module`` in eval mode under ``inference_mode``, on the GPU when there is one.
 
     ``channels_last`` (default on) is the faster layout for these convolutions on CPU (oneDNN)
-    and on GPU tensor cores. ``dtype`` bfloat16/float16 converts the weights and runs under autocast: the
-    network in reduced precision, while what needs float32 (the Haar residual path) keeps it.
+    and on GPU tensor cores. ``dtype`` bfloat16/float16 converts the weights and runs under
+    autocast: the network in reduced precision, while what needs float32 (the Haar residual
+    path) keeps it.
     It runs a copy prepared once (see :func:`prepare_for_inference`): ``model`` is left as it
     is, and later changes to its weights need a new runner.
     """

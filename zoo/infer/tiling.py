@@ -62,6 +62,17 @@ def check_tiling(tile: int, overlap: int, multiple: int = 8) -> None:
                        f"kept to multiples of {multiple}, and overlap must not be negative")
 
 
+def tile_grid(height: int, width: int, tile: int, overlap: int, multiple: int = 1
+              ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
+    """Row and column spans of the tiles over an image padded to ``multiple``, with ``tile``
+    rounded down and ``overlap`` up to it; also the overlap used (the window needs it)."""
+    check_tiling(tile, overlap, multiple)
+    tile, overlap = tile // multiple * multiple, round_up(overlap, multiple)
+    rows = tile_spans(round_up(height, multiple), tile, overlap, multiple)
+    cols = tile_spans(round_up(width, multiple), tile, overlap, multiple)
+    return rows, cols, overlap
+
+
 def run_tiled(
     fn: Callable[[torch.Tensor], torch.Tensor],
     batch: torch.Tensor,
@@ -75,12 +86,9 @@ def run_tiled(
     ``tile`` is rounded down and ``overlap`` up to multiples of ``multiple``. ``progress``, when
     given, is called with the tile count and returns a callable to call after each tile.
     """
-    check_tiling(tile, overlap, multiple)
-    tile, overlap = tile // multiple * multiple, round_up(overlap, multiple)
     height, width = batch.shape[-2:]
+    rows, cols, overlap = tile_grid(height, width, tile, overlap, multiple)
     padded = pad_to_multiple(batch, multiple)  # the model's own padding, done once for the whole image
-    rows = tile_spans(padded.shape[-2], tile, overlap, multiple)
-    cols = tile_spans(padded.shape[-1], tile, overlap, multiple)
     output = torch.zeros_like(padded)
     total_weight = torch.zeros(padded.shape[-2:], dtype=padded.dtype)
     advance = progress(len(rows) * len(cols)) if progress else None
