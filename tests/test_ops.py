@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zoo.ops import HAAR_FILTERS, HaarDWT, HaarIWT, dwt, iwt, pad_to_multiple
+from zoo.ops import HAAR_FILTERS, HaarDWT, HaarIWT, dwt, iwt, make_activation, pad_to_multiple
 
 
 def test_subbands_follow_the_released_order_and_signs():
@@ -79,3 +79,28 @@ def test_pad_to_multiple(height, width):
     assert padded.shape[-2] % 8 == 0 and padded.shape[-1] % 8 == 0
     assert padded.shape[-2] - height < 8 and padded.shape[-1] - width < 8
     assert torch.equal(padded[..., :height, :width], x)
+
+
+def test_shared_prelu_is_prelu_in_inference_and_learns_in_training():
+    act = make_activation("prelu")
+    with torch.no_grad():
+        act.weight.fill_(0.3)
+    x = torch.randn(2, 5, 7, 9)
+    expected = torch.nn.functional.prelu(x, torch.tensor([0.3]))
+    with torch.inference_mode():
+        assert torch.equal(act(x.clone()), expected)
+    before = x.clone()
+    out = act(x)
+    assert torch.equal(out, expected) and torch.equal(x, before)  # the training path leaves x alone
+    out.sum().backward()
+    assert act.weight.grad is not None and act.weight.grad.item() == pytest.approx(x.clamp(max=0).sum().item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["mwrcanet", "mwresnet"])
+def test_inference_fast_paths_match_the_training_path(name):
+    import zoo
+    model = zoo.create_model(name, widths=(16, 16, 16), depth=2).eval()
+    x = torch.rand(1, 1, 32, 40)
+    reference = model(x).detach()
+    with torch.inference_mode():
+        assert torch.allclose(model(x), reference, atol=1e-6)

@@ -50,5 +50,9 @@ class RCAB(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv2(self.act(self.conv1(x)))
-        # x + y * gate in one pass over memory instead of two (a multiply, then an add).
-        return torch.addcmul(x, y, self.cuca.gate(y))
+        gate = self.cuca.gate(y)
+        # x + y * gate in one pass over memory instead of two (a multiply, then an add); with
+        # no gradient to keep, into y's own memory (y is this block's scratch).
+        if y.requires_grad or torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return torch.addcmul(x, y, gate)
+        return torch.addcmul(x, y, gate, out=y)
