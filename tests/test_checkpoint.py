@@ -75,6 +75,15 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.safetensors"]
 
 
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        zoo.save(zoo.create_model("mwresnet", **SMALL), tmp_path / "w.safetensors")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+
+
 def test_save_needs_a_zoo_model(tmp_path):
     with pytest.raises(zoo.CheckpointError, match="create_model"):
         zoo.save(torch.nn.Conv2d(1, 1, 3), tmp_path / "x.safetensors")
