@@ -81,6 +81,15 @@ def test_pad_to_multiple(height, width):
     assert torch.equal(padded[..., :height, :width], x)
 
 
+def test_pad_reflects_as_far_as_a_small_image_allows_then_replicates():
+    row = torch.tensor([[[[1.0, 2.0, 3.0]]]])  # 1 x 3
+    padded = pad_to_multiple(row, 8)
+    assert padded[0, 0, 0].tolist() == [1, 2, 3, 2, 1, 1, 1, 1]  # reflect 2, then replicate 3
+    assert torch.equal(padded[0, 0], padded[0, 0, :1].expand(8, 8))  # one row: replicated down
+    image = torch.rand(1, 1, 11, 10)  # room to reflect: plain reflection
+    assert torch.equal(pad_to_multiple(image, 8), torch.nn.functional.pad(image, (0, 6, 0, 5), mode="reflect"))
+
+
 def test_shared_prelu_is_prelu_in_inference_and_learns_in_training():
     act = make_activation("prelu")
     with torch.no_grad():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable
@@ -36,5 +37,30 @@ def compiled(model: nn.Module, dtype: torch.dtype, device: torch.device) -> Runn
     return TorchRunner(model, dtype=dtype, device=device, channels_last=True, compile=True)
 
 
+def onnxruntime(model: nn.Module, dtype: torch.dtype, device: torch.device, *, fp16: bool = False,
+                provider: str | None = None) -> Runner:
+    """The model exported to ONNX (cached between runs) in onnxruntime: float32, or float16 on a
+    GPU. ``provider`` None follows the device: the CPU's own, or TensorRT, else CUDA."""
+    from zoo.errors import ZooError
+    from zoo.export import OrtRunner, cached_export
+    from zoo.export.exporter import require
+
+    if dtype != torch.float32:
+        raise BackendUnavailable("onnxruntime backends run their own export: pick an -fp16 one for float16")
+    if device.type == "cpu" and (fp16 or provider not in (None, "cpu")):
+        raise BackendUnavailable("needs a GPU")
+    try:
+        require("onnxruntime")
+        path = cached_export(model, fp16=fp16)
+        return OrtRunner(path, provider=provider or ("cpu" if device.type == "cpu" else None),
+                         threads=torch.get_num_threads(), device_id=device.index or 0)
+    except ZooError as exc:
+        raise BackendUnavailable(str(exc)) from None
+
+
 BACKENDS: dict[str, BackendFactory] = {"eager": eager, "channels_last": channels_last, "compile": compiled}
+for _provider in (None, "cuda", "tensorrt"):
+    for _fp16 in (False, True):
+        _name = "-".join(["onnxruntime", *([_provider] if _provider else []), *(["fp16"] if _fp16 else [])])
+        BACKENDS[_name] = functools.partial(onnxruntime, fp16=_fp16, provider=_provider)
 DEFAULT_BACKENDS = ("eager", "channels_last")

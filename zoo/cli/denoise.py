@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -11,7 +12,7 @@ from tqdm.auto import tqdm
 
 from zoo.errors import ZooError, first_line
 from zoo.factory import create_model
-from zoo.infer import DEFAULT_OVERLAP, DEFAULT_TILE, DTYPES, TorchRunner, denoise
+from zoo.infer import DEFAULT_OVERLAP, DEFAULT_TILE, DTYPES, Runner, TorchRunner, denoise
 from zoo.infer.tiling import check_tiling
 
 OUTPUT_FORMATS = {"png": ".png", "tif": ".tif", "npy": ".npy"}
@@ -26,20 +27,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "the rest continue; existing outputs are kept unless --force.",
     )
     parser.add_argument("model", help="registered model name")
+    add_image_arguments(parser)
+    parser.add_argument("--weights", help="weights file (zoo safetensors, or the published .pth layout)")
+    parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="compute precision (default float32)")
+    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
+    parser.set_defaults(run=run)
+
+
+def add_image_arguments(parser: argparse.ArgumentParser) -> None:
+    """Inputs, output and the inference options shared by `zoo denoise` and `zoo ort`."""
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file (one input) or folder (created if missing)")
-    parser.add_argument("--weights", help="weights file (zoo safetensors, or the published .pth layout)")
     parser.add_argument("--format", choices=["same", *OUTPUT_FORMATS], default="same",
                         help="output format in a folder (default: as the input; camera raw gives .tif)")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x the time)")
     parser.add_argument("--tile", type=int, nargs="?", const=DEFAULT_TILE, metavar="T",
                         help=f"process in overlapping tiles of at most T pixels a side (default T: {DEFAULT_TILE})")
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help=f"tile overlap (default {DEFAULT_OVERLAP})")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="compute precision (default float32)")
-    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    parser.set_defaults(run=run)
 
 
 def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: bool) -> Path:
@@ -51,6 +57,13 @@ def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: b
 
 
 def run(args: argparse.Namespace) -> int:
+    return denoise_files(args, lambda: TorchRunner(create_model(args.model, weights=args.weights),
+                                                   dtype=args.dtype, device=args.device), args.model)
+
+
+def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], label: str) -> int:
+    """Denoise every input into its output with the runner ``make_runner`` builds once the
+    arguments are found sound; a failed image is reported and the rest go on."""
     from zoo.imageio import RAW_SUFFIXES, read_image, write_image  # image libraries load only for this command
 
     inputs = [Path(p) for p in args.inputs]
@@ -64,9 +77,9 @@ def run(args: argparse.Namespace) -> int:
     clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
     if clashes:
         raise ZooError(f"several inputs would be written to {clashes[0]}: give inputs distinct names or one at a time")
-    runner = TorchRunner(create_model(args.model, weights=args.weights), dtype=args.dtype, device=args.device)
-    print(f"zoo: {args.model} on {runner.device}", file=sys.stderr)
-
+    runner = make_runner()
+    notes = getattr(runner, "notes", [])
+    print(f"zoo: {label} on {runner.device}" + (f" (passed over: {'; '.join(notes)})" if notes else ""), file=sys.stderr)
     failures = 0
     for source, target in tqdm(list(zip(inputs, targets)), unit="image", disable=len(inputs) < 2):
         try:

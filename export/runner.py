@@ -1,0 +1,159 @@
+"""``OrtRunner``: an .onnx file in onnxruntime, as a Runner for ``zoo.denoise`` (the same tiling
+and self-ensemble as the PyTorch backend)."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zoo.errors import ZooError, first_line
+from zoo.export.exporter import INPUT_NAME, OUTPUT_NAME, require
+
+PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
+PREFERENCE = ("tensorrt", "cuda", "cpu")
+
+
+def gpu_present() -> bool | None:
+    """Whether an NVIDIA GPU is visible to this process (None: cannot tell on this system)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or bool(glob.glob("/proc/driver/nvidia/gpus/*"))
+
+
+@contextlib.contextmanager
+def _silenced(ort, quiet: bool) -> Iterator[None]:
+    """onnxruntime reports a GPU provider that cannot start (missing CUDA, cuDNN or TensorRT
+    libraries) in many lines of its log and on stdout; the runner says it in one line instead."""
+    if not quiet:
+        yield
+        return
+    ort.set_default_logger_severity(4)  # fatal only
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        ort.set_default_logger_severity(3)  # errors, as for every session the runner opens
+
+
+def _provider_options(name: str, device_id: int, cache_dir: Path) -> dict[str, str]:
+    if name == "cuda":
+        # Exhaustive cuDNN algorithm search with the largest workspace: the fastest kernels for
+        # these fixed 3x3 convolutions, found once per input shape.
+        return {"device_id": str(device_id), "cudnn_conv_algo_search": "EXHAUSTIVE",
+                "cudnn_conv_use_max_workspace": "1", "do_copy_in_default_stream": "1"}
+    if name == "tensorrt":
+        # Engines take minutes to build for the full-size networks: keep them between runs.
+        return {"device_id": str(device_id), "trt_engine_cache_enable": "True",
+                "trt_engine_cache_path": str(cache_dir / "tensorrt"), "trt_timing_cache_enable": "True",
+                "trt_timing_cache_path": str(cache_dir / "tensorrt")}
+    return {}
+
+
+def default_cache_dir() -> Path:
+    """Where exported graphs and TensorRT engines are kept: ``$ZOO_CACHE_DIR`` or ~/.cache/zoo."""
+    base = os.environ.get("ZOO_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "zoo")
+    return Path(base)
+
+
+class OrtRunner:
+    """Runs an .onnx file written by :func:`zoo.export.export_onnx` (float32 NCHW in and out).
+
+    ``provider`` None tries TensorRT, then CUDA, then the CPU, and keeps the first that starts;
+    naming one (``tensorrt``, ``cuda``, ``cpu``) makes its failure an error. ``provider_used``
+    and ``device`` say what actually runs. On a GPU, input and output live in device memory
+    (I/O binding). ``threads`` sets the CPU threads (default: as many as torch uses).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, provider: str | None = None, threads: int | None = None,
+                 device_id: int = 0) -> None:
+        ort = require("onnxruntime")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ZooError(f"{self.path}: no such ONNX file")
+        if provider is not None and provider not in PROVIDERS:
+            raise ZooError(f"unknown provider '{provider}'; choose from {', '.join(PROVIDERS)}")
+        self.device_id = device_id
+        self.notes: list[str] = []  # why preferred providers were passed over, in words
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # our own one-line notes replace onnxruntime's log
+        self.session = self._open(ort, options, provider)
+        self.provider_used = next(k for k, v in PROVIDERS.items() if v == self.session.get_providers()[0])
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        self.metadata = dict(metadata)
+        shape = self.session.get_inputs()[0].shape
+        self.in_channels: int | None = int(metadata.get("zoo.in_channels", 0)) or (shape[1] if isinstance(shape[1], int) else None)
+        self.size_multiple = int(metadata.get("zoo.size_multiple", 1))  # tiles on the model's own grid
+        self.fixed_batch: int | None = shape[0] if isinstance(shape[0], int) else None
+        precision = metadata.get("zoo.precision", "float32")
+        where = "cpu" if self.provider_used == "cpu" else f"cuda:{device_id}"
+        self.device = f"onnxruntime {PROVIDERS[self.provider_used]} ({where}, {precision})"
+        self._on_gpu = self.provider_used != "cpu"
+
+    def _open(self, ort, options, provider: str | None):
+        available = set(ort.get_available_providers())
+        candidates = [provider] if provider else list(PREFERENCE)
+        gpu = gpu_present()
+        for name in candidates:
+            if PROVIDERS[name] not in available:
+                self.notes.append(f"{name}: not in this onnxruntime build (pip install onnxruntime-gpu)")
+                continue
+            if name != "cpu" and gpu is False:
+                self.notes.append(f"{name}: no NVIDIA GPU found")
+                continue
+            cache_dir = default_cache_dir()
+            session_providers = [(PROVIDERS[name], _provider_options(name, self.device_id, cache_dir))]
+            if name != "cpu":
+                session_providers.append(PROVIDERS["cpu"])  # for the few nodes a GPU provider lacks
+            try:
+                with _silenced(ort, quiet=name != "cpu"):
+                    if name != "cpu" and hasattr(ort, "preload_dlls"):
+                        ort.preload_dlls()  # CUDA and cuDNN from pip's nvidia-* wheels, when they are there
+                    session = ort.InferenceSession(str(self.path), options, providers=session_providers)
+            except Exception as exc:
+                message = first_line(exc).removeprefix("[ONNXRuntimeError] : ")
+                if name == "cpu" or "INVALID_PROTOBUF" in message or "INVALID_GRAPH" in message:
+                    raise ZooError(f"{self.path}: onnxruntime cannot load it as a model ({message[:200]})") from None
+                self.notes.append(f"{name}: {message[:200]}")
+                continue
+            if session.get_providers()[0] == PROVIDERS[name]:
+                return session
+            self.notes.append(f"{name}: could not start (CUDA, cuDNN or TensorRT libraries missing?)")
+        if provider:
+            raise ZooError(f"onnxruntime provider '{provider}' is not usable here: {self.notes[-1].split(': ', 1)[1]}")
+        raise ZooError(f"no onnxruntime provider could run {self.path}: {'; '.join(self.notes)}")
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = np.ascontiguousarray(batch.detach().cpu().numpy(), dtype=np.float32)
+        if self.fixed_batch is None or len(x) == self.fixed_batch:
+            return torch.from_numpy(self._run(x))
+        # A graph exported with a fixed batch: run in chunks of that size, the last one filled up
+        # with copies of its final image.
+        size = self.fixed_batch
+        outputs = []
+        for start in range(0, len(x), size):
+            chunk = x[start:start + size]
+            filled = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)])
+            outputs.append(self._run(filled)[:len(chunk)])
+        return torch.from_numpy(np.concatenate(outputs))
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        if not self._on_gpu:
+            return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+        import onnxruntime as ort
+
+        binding = self.session.io_binding()
+        binding.bind_ortvalue_input(INPUT_NAME, ort.OrtValue.ortvalue_from_numpy(x, "cuda", self.device_id))
+        binding.bind_output(OUTPUT_NAME, "cuda", self.device_id)
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
