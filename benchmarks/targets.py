@@ -15,27 +15,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from statistics import median
 
 import torch
 
 import zoo
 from zoo.bench import run_benchmark
-from zoo.bench.peak import time_call
 from zoo.infer import DEFAULT_TILE, TorchRunner, denoise
 
-from common import RESULTS, machine_slug, write_json
-
-
-def interleaved(calls: dict, runs: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds of each call, the calls taken in turn so that drift hits all alike."""
-    for fn in calls.values():
-        time_call(fn, warmup, 0)
-    seconds: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(runs):
-        for name, fn in calls.items():
-            seconds[name] += time_call(fn, 0, 1)
-    return {name: median(values) for name, values in seconds.items()}
+from common import RESULTS, interleaved, machine_slug, write_json
 
 
 def main() -> int:

@@ -113,6 +113,8 @@ class OrtRunner:
                 continue
             cache_dir = default_cache_dir()
             session_providers = [(PROVIDERS[name], _provider_options(name, self.device_id, cache_dir))]
+            if name == "tensorrt":  # CUDA for any node TensorRT does not take, as onnxruntime advises
+                session_providers.append((PROVIDERS["cuda"], _provider_options("cuda", self.device_id, cache_dir)))
             if name != "cpu":
                 session_providers.append(PROVIDERS["cpu"])  # for the few nodes a GPU provider lacks
             try:
