@@ -1,0 +1,52 @@
+"""A noisy/clean image pair, what every evaluation set is made of."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import overload
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Pair:
+    """``noisy`` and ``clean``: float32 in [0, 1], same shape, ``(H, W)`` or ``(C, H, W)``.
+
+    ``noise``: the known (shot, read) levels of synthetic noise (variance ``shot * x + read``);
+    ``None`` for real pairs.
+    """
+
+    name: str
+    noisy: np.ndarray
+    clean: np.ndarray
+    noise: tuple[float, float] | None = None
+
+
+class LazyPairs(Sequence[Pair]):
+    """Pairs read on access (full-size images do not all fit in memory), by position.
+
+    Re-iterable and sized; each access reads the files again (nothing is cached).
+    """
+
+    def __init__(self, names: Sequence[str], read: Callable[[int], Pair]) -> None:
+        self.names = tuple(names)
+        self._read = read
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @overload
+    def __getitem__(self, index: int) -> Pair: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Pair]: ...
+    def __getitem__(self, index: int | slice) -> Pair | list[Pair]:
+        if isinstance(index, slice):
+            return [self._read(i) for i in range(len(self))[index]]
+        return self._read(range(len(self))[index])  # range: negative indices and IndexError
+
+    def __iter__(self) -> Iterator[Pair]:
+        return (self._read(i) for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        return f"LazyPairs({len(self)} pairs)"
