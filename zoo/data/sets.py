@@ -1,0 +1,149 @@
+"""Built-in evaluation sets from real images that ship inside installed packages: no download.
+
+``synthraw``: sRGB blocks unprocessed to a raw RGGB mosaic, with SIDD-calibrated shot/read
+noise (1 channel, as the challenge's raw blocks). ``synthsrgb``: the same clean and noisy raw
+blocks processed back to sRGB (3 channels). The test images and the training images are
+disjoint and listed here; the test set is built with fixed seeds, quantised to 16 bits and
+byte-identical on every machine (``tests/test_sets.py`` pins its checksum), and cached after the
+first build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from zoo.data.noise import add_noise, sample_noise_levels
+from zoo.data.pairs import Pair
+from zoo.data.unprocess import process, random_unprocess_params, unprocess
+from zoo.errors import ZooError
+from zoo.fileio import atomic_path
+
+BLOCK = 256  # the challenge's block size
+PATTERN = "RGGB"
+DRAWS_PER_BLOCK = 2  # noise draws (camera parameters and levels) per clean block
+SEED = 2020
+VERSION = 1  # bump when the recipe changes: the cache key and the pinned checksum go with it
+
+# Lossless PNGs only for the test set: a JPEG decodes differently across libjpeg versions, and
+# the test set must be the same bytes everywhere.
+TEST_IMAGES = ("skimage:astronaut.png", "skimage:coffee.png", "skimage:chelsea.png")
+TRAIN_IMAGES = (
+    "skimage:motorcycle_left.png", "skimage:motorcycle_right.png", "skimage:ihc.png",
+    "skimage:rocket.jpg", "skimage:retina.jpg", "skimage:hubble_deep_field.jpg",
+    "matplotlib:grace_hopper.jpg",
+)
+SETS = ("synthraw", "synthsrgb")
+
+
+def image_path(name: str) -> Path:
+    """The file behind a built-in image name ``package:file``, inside the installed package."""
+    package, _, file = name.partition(":")
+    if package == "skimage":
+        import skimage.data
+
+        return Path(skimage.data.__file__).parent / file
+    if package == "matplotlib":
+        import matplotlib
+
+        return Path(matplotlib.get_data_path()) / "sample_data" / file
+    raise ZooError(f"unknown built-in image '{name}'")
+
+
+def load_srgb(name: str) -> np.ndarray:
+    """A built-in image as float64 RGB ``(H, W, 3)`` in [0, 1]."""
+    path = image_path(name)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ZooError(f"built-in image {name} not found at {path}")
+    return image[..., ::-1].astype(np.float64) / 255.0
+
+
+def _blocks(image: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Non-overlapping BLOCK x BLOCK crops on a grid centred in the image."""
+    rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
+    top, left = (image.shape[0] - rows * BLOCK) // 2, (image.shape[1] - cols * BLOCK) // 2
+    for r in range(rows):
+        for c in range(cols):
+            y, x = top + r * BLOCK, left + c * BLOCK
+            yield r, c, image[y:y + BLOCK, x:x + BLOCK]
+
+
+def _quantise(x: np.ndarray) -> np.ndarray:
+    # 16 bits, like a raw file: also what makes the set byte-identical across machines (the
+    # last float bit of pow/exp may differ between CPUs; a rounded 16-bit value does not).
+    return np.round(np.clip(x, 0.0, 1.0) * 65535.0).astype(np.uint16)
+
+
+def build_test_arrays() -> dict[str, np.ndarray]:
+    """The test set from scratch: 16-bit clean/noisy raw and sRGB blocks, names, noise levels."""
+    rng = np.random.default_rng(SEED)
+    names, raw_clean, raw_noisy, srgb_clean, srgb_noisy, levels = [], [], [], [], [], []
+    for image_name in TEST_IMAGES:
+        stem = image_name.split(":")[1].rsplit(".", 1)[0]
+        for r, c, block in _blocks(load_srgb(image_name)):
+            for draw in range(DRAWS_PER_BLOCK):
+                params = random_unprocess_params(rng)
+                clean = unprocess(block, params, PATTERN)
+                shot, read = sample_noise_levels(rng)
+                noisy = np.clip(add_noise(clean, shot, read, rng), 0.0, 1.0)  # a sensor clips too
+                names.append(f"{stem}-r{r}c{c}-{draw}")
+                raw_clean.append(_quantise(clean))
+                raw_noisy.append(_quantise(noisy))
+                srgb_clean.append(_quantise(process(clean, params, PATTERN)))
+                srgb_noisy.append(_quantise(process(noisy, params, PATTERN)))
+                levels.append((shot, read))
+    return {"names": np.array(names), "raw_clean": np.stack(raw_clean), "raw_noisy": np.stack(raw_noisy),
+            "srgb_clean": np.stack(srgb_clean), "srgb_noisy": np.stack(srgb_noisy),
+            "noise": np.array(levels, dtype=np.float64)}
+
+
+def checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the 16-bit blocks and names, in a fixed order."""
+    digest = hashlib.sha256()
+    for key in ("names", "raw_clean", "raw_noisy", "srgb_clean", "srgb_noisy"):
+        value = arrays[key]
+        digest.update("\n".join(value.tolist()).encode() if key == "names" else value.astype("<u2").tobytes())
+    return digest.hexdigest()
+
+
+def _cache_file() -> Path:
+    base = os.environ.get("ZOO_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "zoo")
+    return Path(base) / "sets" / f"synth-test-v{VERSION}.npz"
+
+
+def synth_test_arrays() -> dict[str, np.ndarray]:
+    """The test set, from the cache when it is there (built and cached otherwise)."""
+    path = _cache_file()
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return {key: stored[key] for key in stored.files}
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt, not trusted
+    arrays = build_test_arrays()
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    return arrays
+
+
+def load_set(name: str) -> list[Pair]:
+    """``synthraw`` (``(H, W)`` mosaics) or ``synthsrgb`` (``(3, H, W)``), float32 in [0, 1]."""
+    if name not in SETS:
+        raise ZooError(f"unknown built-in set '{name}'; choose from {', '.join(SETS)}")
+    arrays = synth_test_arrays()
+    prefix = "raw" if name == "synthraw" else "srgb"
+    pairs = []
+    for i, block_name in enumerate(arrays["names"].tolist()):
+        noisy, clean = (arrays[f"{prefix}_{kind}"][i].astype(np.float32) / 65535.0 for kind in ("noisy", "clean"))
+        if prefix == "srgb":
+            noisy, clean = noisy.transpose(2, 0, 1), clean.transpose(2, 0, 1)
+        shot, read = arrays["noise"][i]
+        pairs.append(Pair(block_name, noisy, clean, noise=(float(shot), float(read)) if prefix == "raw" else None))
+    return pairs

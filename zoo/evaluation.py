@@ -1,0 +1,124 @@
+"""``zoo eval``: a denoiser over an evaluation set, scored as the challenge did (PSNR and SSIM per
+block with peak 1.0, then the mean over blocks), with the noisy input's scores beside them."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from zoo.data.pairs import Pair
+from zoo.errors import ZooError
+from zoo.fileio import atomic_path
+from zoo.metrics import psnr, ssim
+
+DATA_RANGE = 1.0  # every set is normalised to [0, 1]: the challenge's peak
+DATA_KINDS = ("sidd-val:DIR", "siddplus-val:DIR", "sidd-medium:DIR", "sidd-srgb:DIR", "synthraw", "synthsrgb")
+
+Denoiser = Callable[[Pair], np.ndarray]
+
+
+def load_data(spec: str) -> Sequence[Pair]:
+    """The pairs named by ``spec``: ``sidd-val:DIR``, ``siddplus-val:DIR``, ``sidd-medium:DIR``
+    (full-size v7.3 images: use tiles), ``sidd-srgb:DIR``, ``synthraw`` or ``synthsrgb``."""
+    kind, _, folder = spec.partition(":")
+    if kind in ("synthraw", "synthsrgb"):
+        if folder:
+            raise ZooError(f"{kind} is built in: give it without a folder")
+        from zoo.data.sets import load_set
+
+        return load_set(kind)
+    from zoo.data import sidd
+
+    loaders = {"sidd-val": sidd.load_sidd_val, "siddplus-val": sidd.load_siddplus_val,
+               "sidd-medium": sidd.load_sidd_medium, "sidd-srgb": sidd.load_srgb_pairs}
+    if kind not in loaders:
+        raise ZooError(f"unknown data '{spec}'; use one of {', '.join(DATA_KINDS)}")
+    if not folder:
+        raise ZooError(f"{kind} needs a folder: {kind}:DIR")
+    return loaders[kind](Path(folder))
+
+
+@dataclass
+class ImageScore:
+    name: str
+    psnr: float
+    ssim: float
+    noisy_psnr: float
+    noisy_ssim: float
+    seconds: float
+    megapixels: float
+
+
+@dataclass
+class EvalReport:
+    model: str
+    data: str
+    images: list[ImageScore] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float | int | str]:
+        """Means over blocks (the challenge's averaging) and seconds per megapixel."""
+        def mean(key: str) -> float:
+            return float(np.mean([getattr(s, key) for s in self.images]))
+
+        seconds, megapixels = sum(s.seconds for s in self.images), sum(s.megapixels for s in self.images)
+        return {"model": self.model, "data": self.data, "images": len(self.images), "psnr": mean("psnr"),
+                "ssim": mean("ssim"), "noisy_psnr": mean("noisy_psnr"), "noisy_ssim": mean("noisy_ssim"),
+                "seconds_per_megapixel": seconds / megapixels if megapixels else math.nan}
+
+    def write_csv(self, path: str | Path) -> None:
+        """One row per image, written atomically."""
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(asdict(self.images[0])) if self.images else ["name"])
+            writer.writeheader()
+            writer.writerows(asdict(score) for score in self.images)
+
+
+def _scores(estimate: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    return psnr(estimate, reference, data_range=DATA_RANGE), ssim(estimate, reference, data_range=DATA_RANGE)
+
+
+def evaluate(denoiser: Denoiser, pairs: Sequence[Pair], *, model: str, data: str, progress: bool = True) -> EvalReport:
+    """Score ``denoiser`` on every pair; only the denoiser's own call is timed."""
+    from tqdm.auto import tqdm
+
+    report = EvalReport(model, data)
+    for pair in tqdm(pairs, unit="image", disable=not progress, desc=model):
+        start = time.perf_counter()
+        result = np.asarray(denoiser(pair), dtype=np.float32)
+        seconds = time.perf_counter() - start
+        if result.shape != pair.clean.shape:
+            raise ZooError(f"{model} returned shape {result.shape} for {pair.name}, expected {pair.clean.shape}")
+        denoised_psnr, denoised_ssim = _scores(result, pair.clean)
+        noisy_psnr, noisy_ssim = _scores(pair.noisy, pair.clean)
+        height, width = pair.clean.shape[-2:]
+        report.images.append(ImageScore(pair.name, denoised_psnr, denoised_ssim, noisy_psnr, noisy_ssim, seconds,
+                                        height * width / 1e6))
+    return report
+
+
+def network_denoiser(runner, *, ensemble: bool = False, tile: int | None = None, overlap: int | None = None) -> Denoiser:
+    """A network (through ``zoo.denoise``, any Runner) as a denoiser of pairs."""
+    from zoo.infer import DEFAULT_OVERLAP, denoise
+
+    def run(pair: Pair) -> np.ndarray:
+        return denoise(runner, pair.noisy, ensemble=ensemble, tile=tile, overlap=overlap or DEFAULT_OVERLAP)
+
+    return run
+
+
+def oracle_sigma(pair: Pair) -> float:
+    """The true noise level of a pair: the RMS of noisy minus clean."""
+    return float(np.sqrt(np.mean((pair.noisy.astype(np.float64) - pair.clean) ** 2)))
+
+
+def baseline_denoiser(name: str) -> Denoiser:
+    """A classic baseline given each image's true noise level (an oracle setting)."""
+    from zoo.baselines import denoise_classic
+
+    return lambda pair: denoise_classic(name, pair.noisy, oracle_sigma(pair))
