@@ -67,11 +67,40 @@ def test_the_test_set_is_byte_identical_everywhere_and_cached(tmp_path):
 PINNED_CHECKSUM = "2e0c9c12c5a285768244e80055e821a509bb65aeab218b8117502142358a2c25"
 
 
+def test_the_module_pins_the_same_checksum_and_distrusts_a_stale_cache(tmp_path):
+    assert sets.TEST_SET_SHA256 == PINNED_CHECKSUM
+    stale = {k: v.copy() for k, v in sets.build_test_arrays().items()}
+    stale["raw_noisy"][0, 0, 0] ^= 1
+    cached_file = tmp_path / "cache" / "sets" / f"synth-test-v{sets.VERSION}.npz"
+    cached_file.parent.mkdir(parents=True)
+    np.savez(cached_file, **stale)
+    assert sets.checksum(sets.synth_test_arrays()) == PINNED_CHECKSUM
+
+
+def test_sliced_lazy_pairs_read_nothing_until_asked():
+    from zoo.data.pairs import LazyPairs, Pair
+
+    reads = []
+    pairs = LazyPairs(["a", "b", "c"], lambda i: reads.append(i) or Pair("abc"[i], np.zeros(2), np.zeros(2)))
+    head = pairs[:2]
+    assert reads == [] and len(head) == 2 and head[1].name == "b" and reads == [1]
+
+
+def test_grey_images_are_not_taken_for_mosaics():
+    rng = np.random.default_rng(0)
+    clean = np.tile(np.linspace(0, 1, 33), (31, 1)).astype(np.float32)  # odd sides: no mosaic would do
+    noisy = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1).astype(np.float32)
+    out = denoise_classic("wavelet", noisy, 0.05, raw=False)
+    assert out.shape == clean.shape and reference_psnr(out, clean) > reference_psnr(noisy, clean)
+    with pytest.raises(zoo.ZooError, match="even sides"):
+        denoise_classic("wavelet", noisy, 0.05, raw=True)
+
+
 @pytest.mark.parametrize("name", ["bm3d", "wavelet", "nlmeans"])
 def test_baselines_remove_noise_from_raw_and_srgb(name):
     for set_name in ("synthraw", "synthsrgb"):
         pair = sets.load_set(set_name)[0]
-        out = denoise_classic(name, pair.noisy, oracle_sigma(pair))
+        out = denoise_classic(name, pair.noisy, oracle_sigma(pair), raw=pair.raw)
         assert out.shape == pair.clean.shape and out.dtype == np.float32
         assert reference_psnr(out, pair.clean) > reference_psnr(pair.noisy, pair.clean) + 1.0, set_name
 
@@ -144,6 +173,9 @@ def test_a_baseline_through_the_same_command(capsys):
     (["eval", "mwrcanet", "--data", "sidd-val"], "sidd-val needs a folder"),
     (["eval", "bm3d", "--data", "synthraw", "--ensemble"], "bm3d is a classic baseline"),
     (["eval", "mwrcanet", "--data", "sidd-val:/nonexistent/folder"], "ValidationNoisyBlocksRaw.mat"),
+    (["eval", "mwrcanet", "--data", "sidd-val:~/no-such-sidd"], "no-such-sidd"),
+    (["eval", "mwrcanet", "--data", "synthraw", "--csv", "/"], "give a file in an existing folder"),
+    (["eval", "mwrcanet", "--data", "synthraw", "--tile", "8"], "must exceed overlap"),
 ])
 def test_eval_mistakes_are_one_line(capsys, args, message):
     assert main(args) == 2

@@ -46,12 +46,18 @@ def _nlmeans(image: np.ndarray, sigma: float) -> np.ndarray:
 BASELINES: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {"bm3d": _bm3d, "wavelet": _wavelet, "nlmeans": _nlmeans}
 
 
-def denoise_classic(name: str, image: np.ndarray, sigma: float) -> np.ndarray:
-    """Denoise ``image`` (``(H, W)`` mosaic or ``(C, H, W)``) with baseline ``name``; same shape, float32."""
+def denoise_classic(name: str, image: np.ndarray, sigma: float, *, raw: bool) -> np.ndarray:
+    """Denoise ``image`` with baseline ``name``: a ``(H, W)`` Bayer mosaic (``raw``), or a grey
+    ``(H, W)`` or ``(C, H, W)`` image; same shape, float32."""
     if name not in BASELINES:
         raise ZooError(f"unknown baseline '{name}'; choose from {', '.join(BASELINES)}")
     image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 2 and not raw:
+        image = image[None]
+        return denoise_classic(name, image, sigma, raw=False)[0]
     if image.ndim == 2:  # raw mosaic: its four colour planes, channels last
+        if image.shape[0] % 2 or image.shape[1] % 2:
+            raise ZooError(f"a Bayer mosaic needs even sides, got {image.shape}")
         planes = np.moveaxis(pack_bayer(image, PATTERN), 0, -1)
         result = np.moveaxis(BASELINES[name](planes, sigma), -1, 0)
         result = unpack_bayer(np.ascontiguousarray(result), PATTERN)

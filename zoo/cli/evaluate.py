@@ -43,9 +43,19 @@ def run(args: argparse.Namespace) -> int:
     from zoo.evaluation import baseline_denoiser, evaluate, load_data, network_denoiser
     from zoo.registry import list_models
 
+    from pathlib import Path
+
+    from zoo.infer.tiling import check_tiling
+
     if args.limit is not None and args.limit < 1:
         raise ZooError("--limit must be at least 1")
-    pairs = load_data(args.data)[: args.limit]  # a wrong set or file fails before any model is built
+    if args.tile is not None:
+        check_tiling(args.tile, args.overlap)
+    if args.csv and (Path(args.csv).is_dir() or not Path(args.csv).parent.is_dir()):
+        raise ZooError(f"--csv {args.csv}: give a file in an existing folder")  # before hours of scoring
+    pairs = load_data(args.data)  # a wrong set or file fails before any model is built
+    if args.limit is not None:
+        pairs = pairs[: args.limit]
     if not pairs:
         raise ZooError(f"{args.data}: no images")
     if args.model in BASELINES and args.model not in list_models():
@@ -53,9 +63,13 @@ def run(args: argparse.Namespace) -> int:
             raise ZooError(f"{args.model} is a classic baseline: --weights, --ensemble and --tile are for networks")
         denoiser = baseline_denoiser(args.model)
     else:
+        import warnings
+
         from zoo.factory import create_model
         from zoo.infer import TorchRunner
 
+        if args.weights is None:
+            warnings.warn(f"no --weights: scoring {args.model} with random initial weights", UserWarning, stacklevel=1)
         runner = TorchRunner(create_model(args.model, weights=args.weights), dtype=args.dtype, device=args.device)
         print(f"zoo: {args.model} on {runner.device}", file=sys.stderr)
         denoiser = network_denoiser(runner, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap)

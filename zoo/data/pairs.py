@@ -14,13 +14,14 @@ class Pair:
     """``noisy`` and ``clean``: float32 in [0, 1], same shape, ``(H, W)`` or ``(C, H, W)``.
 
     ``noise``: the known (shot, read) levels of synthetic noise (variance ``shot * x + read``);
-    ``None`` for real pairs.
+    ``None`` for real pairs. ``raw``: a Bayer mosaic (1 channel), not a grey image.
     """
 
     name: str
     noisy: np.ndarray
     clean: np.ndarray
     noise: tuple[float, float] | None = None
+    raw: bool = False
 
 
 class LazyPairs(Sequence[Pair]):
@@ -39,10 +40,11 @@ class LazyPairs(Sequence[Pair]):
     @overload
     def __getitem__(self, index: int) -> Pair: ...
     @overload
-    def __getitem__(self, index: slice) -> list[Pair]: ...
-    def __getitem__(self, index: int | slice) -> Pair | list[Pair]:
-        if isinstance(index, slice):
-            return [self._read(i) for i in range(len(self))[index]]
+    def __getitem__(self, index: slice) -> LazyPairs: ...
+    def __getitem__(self, index: int | slice) -> Pair | LazyPairs:
+        if isinstance(index, slice):  # still lazy: a slice of full-size images reads nothing yet
+            positions = range(len(self))[index]
+            return LazyPairs([self.names[i] for i in positions], lambda j: self._read(positions[j]))
         return self._read(range(len(self))[index])  # range: negative indices and IndexError
 
     def __iter__(self) -> Iterator[Pair]:

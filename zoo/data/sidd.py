@@ -87,7 +87,7 @@ class Blocks:
 
     def pairs(self) -> list[Pair]:
         """One :class:`Pair` per block (views into the arrays, not copies)."""
-        return [Pair(name, noisy, clean) for name, noisy, clean in zip(self.names, self.noisy, self.clean)]
+        return [Pair(name, noisy, clean, raw=True) for name, noisy, clean in zip(self.names, self.noisy, self.clean)]
 
 
 def load_sidd_val(folder: str | os.PathLike[str]) -> list[Pair]:
@@ -144,7 +144,7 @@ def load_sidd_medium(folder_or_file: str | os.PathLike[str]) -> Sequence[Pair]:
                             SIDD_MEDIUM_VARIABLE)
         if noisy.shape != clean.shape:
             raise ZooError(f"{noisy_file.name} and {clean_file.name} differ in shape: {noisy.shape} vs {clean.shape}")
-        return Pair(names[i], noisy, clean)
+        return Pair(names[i], noisy, clean, raw=True)
 
     return LazyPairs(names, read)
 
