@@ -1,0 +1,105 @@
+"""`zoo train`: exact resumption after SIGKILL, two DDP ranks in step, validation, the schedule."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import zoo
+from zoo.cli import main
+from zoo.train.trainer import TrainConfig, lr_factor
+
+TINY = ["--config", '{"widths": [8, 8, 8], "depth": 1}', "--batch", "2", "--patch", "32", "--val", "none"]
+
+
+def zoo_train(out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "zoo", "train", "mwrcanet", *TINY, "--out", str(out), *extra]
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "ZOO_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    first, second = load_file(a), load_file(b)
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_a_run_killed_part_way_resumes_to_the_same_weights(tmp_path):
+    env = environment(tmp_path)
+    steps = ["--steps", "80", "--checkpoint-every", "5"]
+    subprocess.run(zoo_train(tmp_path / "whole", *steps), env=env, check=True, capture_output=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(zoo_train(killed, *steps), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed / "last.pt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (killed / "final.safetensors").exists()
+    done_at_kill = torch.load(killed / "last.pt", weights_only=True)["step"]
+    assert 5 <= done_at_kill < 80
+
+    subprocess.run(zoo_train(killed, *steps, "--resume"), env=env, check=True, capture_output=True)
+    assert same_weights(tmp_path / "whole" / "final.safetensors", killed / "final.safetensors")
+    whole, resumed = (torch.load(p / "last.pt", weights_only=True) for p in (tmp_path / "whole", killed))
+    assert all(torch.equal(whole["model"][k], resumed["model"][k]) for k in whole["model"])
+    steps_logged = [int(line.split(",")[0]) for line in (killed / "log.csv").read_text().splitlines()[1:]]
+    assert steps_logged == sorted(set(steps_logged)) and steps_logged[-1] == 80  # no row twice
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None and not (Path(sys.executable).parent / "torchrun").exists(),
+                    reason="torchrun not installed")
+def test_two_ranks_on_cpu_stay_in_step(tmp_path):
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    env = environment(tmp_path)
+    args = [*TINY, "--steps", "6", "--checkpoint-every", "2"]
+    result = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "zoo", "train", "mwrcanet", *args,
+                             "--out", str(tmp_path / "ddp")], env=env, capture_output=True, text=True)
+    # Each checkpoint compares the ranks' weights and fails the run if they differ.
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "warning" not in result.stderr.replace("OMP_NUM_THREADS", "")
+    subprocess.run([sys.executable, "-m", "zoo", "train", "mwrcanet", *args, "--out", str(tmp_path / "one")],
+                   env=env, check=True, capture_output=True)
+    # Two ranks average the gradients of two different batches: not the single-process run.
+    assert not same_weights(tmp_path / "ddp" / "final.safetensors", tmp_path / "one" / "final.safetensors")
+    assert len((tmp_path / "ddp" / "log.csv").read_text().splitlines()) == 2  # rank 0 alone logs
+
+
+def test_validation_best_checkpoint_log_and_curves(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    args = ["train", "mwrcanet", *TINY[:-2], "--val", "synthval", "--steps", "20", "--val-every", "10",
+            "--checkpoint-every", "10", "--warmup", "5", "--out", str(out)]
+    assert main(args) == 0
+    rows = (out / "log.csv").read_text().splitlines()
+    assert rows[0] == "step,lr,loss,val_psnr,val_ssim,seconds" and len(rows) == 3
+    val_psnr = [float(r.split(",")[3]) for r in rows[1:]]
+    best = zoo.load(out / "best.safetensors")  # a zoo model file, rebuilt from the file alone
+    assert best.zoo_config["widths"] == [8, 8, 8]
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pair = zoo.data.sets.load_set("synthval")[0]
+    assert max(val_psnr) > zoo.metrics.psnr(pair.noisy, pair.clean, data_range=1.0) - 20  # a number, in range
+
+    assert main(args) == 2  # the run exists: refuse to overwrite it
+    assert "use --resume" in capsys.readouterr().err
+    assert main([*args[:-2], "--batch", "4", "--out", str(out), "--resume"]) == 2
+    assert "different batch" in capsys.readouterr().err
+
+
+def test_warm_up_then_cosine_to_the_floor():
+    cfg = TrainConfig(model="m", out="o", steps=1000, warmup=100, lr=1e-3, min_lr=1e-5)
+    assert lr_factor(0, cfg) == pytest.approx(0.01) and lr_factor(99, cfg) == pytest.approx(1.0)
+    assert lr_factor(550, cfg) == pytest.approx(0.01 + 0.99 * 0.5, rel=1e-6)
+    assert lr_factor(1000, cfg) == pytest.approx(0.01)
+    assert all(lr_factor(s, cfg) >= lr_factor(s + 1, cfg) for s in range(100, 1000))

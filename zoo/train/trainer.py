@@ -1,0 +1,348 @@
+"""``zoo train``: L1 (or Charbonnier) training with AdamW, warm-up then cosine decay, an EMA of
+the weights, gradient clipping, mixed precision on a GPU, and exact resumption.
+
+A run folder holds ``config.json``, ``last.pt`` (everything needed to resume, written
+atomically), ``best.safetensors`` / ``final.safetensors`` (EMA weights in zoo's format),
+``log.csv`` and ``curves.png``. Under ``torchrun`` it trains with DistributedDataParallel: each
+rank draws its own batches, rank 0 validates, logs and saves.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from zoo.checkpoint import save
+from zoo.errors import ZooError
+from zoo.factory import create_model
+from zoo.fileio import atomic_path
+from zoo.train.data import Mixture, Source, make_batch, open_source
+
+LOSSES = ("l1", "charbonnier")
+LOG_FIELDS = ["step", "lr", "loss", "val_psnr", "val_ssim", "seconds"]
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    out: str
+    model_config: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None  # start from these weights (fine-tuning)
+    data: list[str] = field(default_factory=lambda: ["synthraw"])
+    steps: int = 2000
+    batch: int = 8
+    patch: int = 128
+    lr: float = 2e-4
+    min_lr: float = 1e-6
+    warmup: int = 100
+    weight_decay: float = 1e-4
+    loss: str = "l1"
+    ema: float = 0.999
+    clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    precision: str = "float32"  # bfloat16 / float16: autocast on a GPU
+    val: str | None = "synthval"  # any `zoo eval` data; None: no validation
+    val_every: int = 250
+    checkpoint_every: int = 250
+    log_every: int = 10
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.loss not in LOSSES:
+            raise ZooError(f"unknown loss '{self.loss}'; choose from {', '.join(LOSSES)}")
+        for name in ("steps", "batch", "patch", "val_every", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ZooError(f"{name} must be at least 1")
+        if self.patch % 8:
+            raise ZooError(f"patch must be a multiple of 8 (the wavelet grid), got {self.patch}")
+        if not 0 <= self.ema < 1:
+            raise ZooError("ema must be in [0, 1)")
+
+
+class EMA:
+    """Exponential moving average of a model's parameters (its buffers are copied)."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        # A short memory at the start, so early averages are not dominated by the random init.
+        decay = min(self.decay, (1 + step) / (10 + step))
+        for key, value in model.state_dict().items():
+            if value.dtype.is_floating_point:
+                self.shadow[key].lerp_(value.detach(), 1.0 - decay)
+            else:
+                self.shadow[key].copy_(value)
+
+    def model(self, like: nn.Module) -> nn.Module:
+        averaged = copy.deepcopy(like)
+        averaged.load_state_dict(self.shadow)
+        return averaged
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to ``min_lr``."""
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    floor = cfg.min_lr / cfg.lr
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def loss_fn(name: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if name == "charbonnier":
+        return torch.sqrt((output.float() - target) ** 2 + 1e-6).mean()
+    return F.l1_loss(output.float(), target)
+
+
+# --- distributed ---------------------------------------------------------------------------------
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Distributed:
+    """Join the process group that ``torchrun`` describes in the environment, if any."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Distributed()
+    info = Distributed(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if not torch.cuda.is_available():  # ranks on one machine share its cores
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+    return info
+
+
+def check_replicas_in_step(model: nn.Module, ddp: Distributed) -> None:
+    """Every rank must hold the same weights: DDP averages gradients, so a difference is a bug."""
+    if ddp.world == 1:
+        return
+    with torch.no_grad():
+        total = torch.zeros((), dtype=torch.float64, device=next(model.parameters()).device)
+        for i, p in enumerate(model.parameters()):
+            total += p.double().sum() * (i + 1)
+    gathered = [torch.zeros_like(total) for _ in range(ddp.world)]
+    dist.all_gather(gathered, total)
+    if any(g.item() != gathered[0].item() for g in gathered):
+        raise ZooError(f"replicas out of step: weight checksums {[g.item() for g in gathered]}")
+
+
+# --- the run folder ------------------------------------------------------------------------------
+
+class RunFolder:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    last = property(lambda self: self.path / "last.pt")
+    best = property(lambda self: self.path / "best.safetensors")
+    final = property(lambda self: self.path / "final.safetensors")
+    log = property(lambda self: self.path / "log.csv")
+    curves = property(lambda self: self.path / "curves.png")
+    config = property(lambda self: self.path / "config.json")
+
+    def read_log(self, up_to: int | None = None) -> list[dict[str, str]]:
+        if not self.log.is_file():
+            return []
+        with open(self.log, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        return [r for r in rows if up_to is None or int(r["step"]) <= up_to]
+
+    def write_log(self, rows: list[dict[str, Any]]) -> None:
+        with atomic_path(self.log) as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+# Settings that must not change when a run is resumed (the batches and the model depend on them).
+RESUME_KEYS = ("model", "model_config", "data", "batch", "patch", "seed", "loss", "steps", "warmup", "lr")
+
+
+def _open_sources(specs: list[str]) -> Source:
+    sources = [open_source(spec) for spec in specs]
+    return sources[0] if len(sources) == 1 else Mixture(sources, [1.0] * len(sources))
+
+
+def validate(model: nn.Module, spec: str, device: torch.device) -> tuple[float, float]:
+    """Mean PSNR and SSIM of ``model`` on the validation data."""
+    from zoo.evaluation import evaluate, load_data, network_denoiser
+    from zoo.infer import TorchRunner
+
+    runner = TorchRunner(model, device=device)
+    report = evaluate(network_denoiser(runner), load_data(spec), model="val", data=spec, progress=False)
+    summary = report.summary()
+    return float(summary["psnr"]), float(summary["ssim"])
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, source: Source | None = None) -> Path:
+    """Run (or resume) training; returns the final EMA weights file. ``source`` overrides
+    ``cfg.data`` (the distillation recipe passes its pseudo-labelled mixtures this way)."""
+    cfg.check()
+    ddp = init_distributed()
+    device = torch.device(f"cuda:{ddp.local_rank}" if torch.cuda.is_available() else "cpu")
+    if cfg.precision == "float16" and device.type != "cuda":
+        raise ZooError("float16 training needs a GPU; on a CPU use float32 or bfloat16")
+    amp_dtype = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[cfg.precision]
+    run = RunFolder(cfg.out)
+    if run.last.exists() and not resume:
+        raise ZooError(f"{run.path} holds a run already: use --resume to continue it, or another --out")
+
+    torch.manual_seed(cfg.seed)  # every rank builds the same initial weights
+    model = create_model(cfg.model, weights=cfg.weights, **cfg.model_config)
+    model = model.to(device, memory_format=torch.channels_last).train()
+    for p in model.parameters():  # 1x1 kernels: their channels_last strides differ from their gradients,
+        if p.dim() == 4 and p.shape[-2:] == (1, 1):  # which DDP's gradient buckets would warn about
+            p.data = p.data.clone(memory_format=torch.contiguous_format)
+    ema = EMA(model, cfg.ema)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, cfg))
+    scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)
+    start, best_psnr = 0, -math.inf
+
+    if resume and run.last.exists():
+        state = torch.load(run.last, map_location=device, weights_only=True)
+        stored = json.loads(state["config"])
+        changed = [k for k in RESUME_KEYS if stored.get(k) != json.loads(json.dumps(dataclasses.asdict(cfg)))[k]]
+        if changed:
+            raise ZooError(f"cannot resume {run.path} with different {', '.join(changed)}")
+        model.load_state_dict(state["model"])
+        ema.shadow = state["ema"]
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng"].cpu())
+        start, best_psnr = int(state["step"]), float(state["best_psnr"])
+    if ddp.main:
+        run.path.mkdir(parents=True, exist_ok=True)
+        with atomic_path(run.config) as tmp:
+            tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
+    log_rows = run.read_log(up_to=start) if ddp.main else []  # rows after the checkpoint are redone
+
+    net: nn.Module = model
+    if ddp.world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    data = source or _open_sources(cfg.data)
+    writer = _tensorboard(run.path) if ddp.main else None
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=cfg.steps, initial=start, unit="step", disable=not (progress and ddp.main), desc=cfg.model)
+    losses: list[float] = []
+    last_val = math.nan
+    started = time.perf_counter()
+    for step in range(start, cfg.steps):
+        noisy, clean = make_batch(data, seed=cfg.seed, step=step, rank=ddp.rank, batch=cfg.batch, patch=cfg.patch)
+        noisy = noisy.to(device, memory_format=torch.channels_last, non_blocking=True)
+        clean = clean.to(device, memory_format=torch.channels_last, non_blocking=True)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            output = net(noisy)
+        loss = loss_fn(cfg.loss, output, clean)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if cfg.clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        ema.update(model, step)
+        losses.append(loss.item())
+        done = step + 1
+        bar.update(1)
+
+        row = None
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            row = {"step": done, "lr": scheduler.get_last_lr()[0], "loss": sum(losses) / len(losses),
+                   "val_psnr": "", "val_ssim": "", "seconds": round(time.perf_counter() - started, 2)}
+            losses = []
+        if ddp.main and cfg.val and (done % cfg.val_every == 0 or done == cfg.steps):
+            psnr_value, ssim_value = validate(ema.model(model).eval(), cfg.val, device)
+            last_val = psnr_value
+            row = row or {"step": done, "lr": scheduler.get_last_lr()[0], "loss": "", "seconds": ""}
+            row.update(val_psnr=round(psnr_value, 4), val_ssim=round(ssim_value, 5))
+            if psnr_value > best_psnr:
+                best_psnr = psnr_value
+                save(ema.model(model).cpu(), run.best)
+        if row is not None and ddp.main:
+            log_rows.append(row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}" if row["loss"] != "" else "-", psnr=f"{last_val:.2f}")
+            if writer is not None:
+                for key in ("loss", "val_psnr", "lr"):
+                    if row.get(key) not in ("", None):
+                        writer.add_scalar(key, float(row[key]), done)
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            check_replicas_in_step(model, ddp)
+            if ddp.main:
+                state = {"step": done, "model": model.state_dict(), "ema": ema.shadow,
+                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                         "scaler": scaler.state_dict(), "rng": torch.get_rng_state(), "best_psnr": best_psnr,
+                         "config": json.dumps(dataclasses.asdict(cfg))}
+                with atomic_path(run.last) as tmp:
+                    torch.save(state, tmp)
+                run.write_log(log_rows)  # the log never runs ahead of the checkpoint it goes with
+    bar.close()
+    if ddp.main:
+        final = ema.model(model).cpu()
+        save(final, run.final)
+        if not run.best.exists():  # no validation: the final weights are the best known
+            save(final, run.best)
+        plot_curves(run)
+    if writer is not None:
+        writer.close()
+    if ddp.world > 1:
+        dist.barrier()
+    return run.final
+
+
+def _tensorboard(path: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # TensorBoard is optional: the CSV log always exists
+        return None
+    return SummaryWriter(str(path / "tensorboard"))
+
+
+def plot_curves(run: RunFolder) -> None:
+    """Loss and validation PSNR against step, as a PNG beside the log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = run.read_log()
+    loss = [(int(r["step"]), float(r["loss"])) for r in rows if r["loss"]]
+    val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    if loss:
+        left.plot(*zip(*loss))
+    left.set(xlabel="step", ylabel="training loss", yscale="log", title="loss")
+    if val:
+        right.plot(*zip(*val), marker="o")
+    right.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR (EMA weights)")
+    fig.tight_layout()
+    with atomic_path(run.curves) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
