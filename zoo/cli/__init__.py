@@ -8,10 +8,10 @@ import warnings
 from collections.abc import Sequence
 
 from zoo import __version__
-from zoo.cli import bench, denoise, evaluate, export, info, listing, ort, train
+from zoo.cli import bench, denoise, distill, evaluate, export, info, listing, ort, train
 from zoo.errors import ZooError
 
-COMMANDS = (listing, info, bench, denoise, evaluate, export, ort, train)
+COMMANDS = (listing, info, bench, denoise, evaluate, export, ort, train, distill)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,61 @@
+"""`zoo distill --original mwresnet --siamese mwrcanet --out RUN_DIR`: the four-step recipe."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _four(kind):
+    def parse(text: str):
+        values = [kind(v) for v in text.split(",")]
+        if len(values) != 4:
+            raise argparse.ArgumentTypeError(f"expected four comma-separated values, got {text!r}")
+        return tuple(values)
+    return parse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from zoo.train.distill import DistillConfig
+
+    d = DistillConfig(out="")
+    parser = subparsers.add_parser(
+        "distill", help="the four-step two-network distillation recipe (resumable)",
+        description="1: train the original network; 2: train the siamese network; 3: average both "
+        "networks' outputs on the noisy images of --pseudo-from and fine-tune both on the training "
+        "data plus these pairs; 4: fine-tune the siamese network on those noisy images against both "
+        "networks' outputs. Run it again to resume; a table of each step's test PSNR closes it.",
+    )
+    parser.add_argument("--original", default=d.original, help=f"original network (default {d.original})")
+    parser.add_argument("--siamese", default=d.siamese, help=f"siamese network (default {d.siamese})")
+    parser.add_argument("--original-config", type=json.loads, default={}, metavar="JSON", help="its configuration")
+    parser.add_argument("--siamese-config", type=json.loads, default={}, metavar="JSON", help="its configuration")
+    parser.add_argument("--data", action="append", metavar="SPEC", help="training data, repeatable (default synthraw)")
+    parser.add_argument("--pseudo-from", default=d.pseudo_from, metavar="SET", help="`zoo eval` data whose noisy images get pseudo-labels")
+    parser.add_argument("--test", default=d.test, metavar="SET", help=f"`zoo eval` data for each step's score (default {d.test})")
+    parser.add_argument("--steps", type=_four(int), default=d.steps, metavar="S1,S2,S3,S4",
+                        help=f"optimizer steps per step (default {','.join(map(str, d.steps))})")
+    parser.add_argument("--lrs", type=_four(float), default=d.lrs, metavar="L1,L2,L3,L4",
+                        help=f"peak learning rates (default {','.join(f'{v:g}' for v in d.lrs)})")
+    parser.add_argument("--batch", type=int, default=d.batch, help=f"patches per step (default {d.batch})")
+    parser.add_argument("--patch", type=int, default=d.patch, help=f"patch side (default {d.patch})")
+    parser.add_argument("--val", default=d.val, metavar="SPEC", help="validation data of every training step (default synthval)")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="pipeline folder (run again to resume)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoo.train.distill import DistillConfig, distill, format_results
+
+    cfg = DistillConfig(out=args.out, original=args.original, siamese=args.siamese,
+                        original_config=args.original_config, siamese_config=args.siamese_config,
+                        data=args.data or ["synthraw"], pseudo_from=args.pseudo_from, test=args.test,
+                        steps=args.steps, lrs=args.lrs, batch=args.batch, patch=args.patch,
+                        val=None if args.val == "none" else args.val, seed=args.seed)
+    results = distill(cfg)
+    print(json.dumps(results, indent=2) if args.json else format_results(results))
+    print(f"zoo: final weights {results['final_weights']}", file=sys.stderr)
+    return 0

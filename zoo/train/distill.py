@@ -1,0 +1,152 @@
+"""``zoo distill``: the four-step recipe of DESIGN.md as one resumable pipeline.
+
+1. Train the original network (mwresnet).  2. Train the siamese network (mwrcanet).
+3. Denoise the noisy images of ``pseudo_from`` with both, average the two outputs, and fine-tune
+   both networks on the training data plus these (noisy, average) pairs.
+4. Fine-tune the siamese network alone on the noisy images against the outputs of both networks.
+
+Each step trains in its own run folder, so a stopped pipeline resumes at the step (and the
+checkpoint) where it stopped. Each step's test PSNR/SSIM goes into ``results.json`` and a closing
+table in the form of the published one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoo.data.pairs import Pair
+from zoo.errors import ZooError
+from zoo.factory import load
+from zoo.fileio import atomic_path
+from zoo.train.data import Mixture, PairPatches, open_source
+from zoo.train.trainer import TrainConfig, train
+
+
+@dataclass
+class DistillConfig:
+    out: str
+    original: str = "mwresnet"
+    siamese: str = "mwrcanet"
+    original_config: dict[str, Any] = field(default_factory=dict)
+    siamese_config: dict[str, Any] = field(default_factory=dict)
+    data: list[str] = field(default_factory=lambda: ["synthraw"])
+    pseudo_from: str = "synthraw"  # any `zoo eval` data: its noisy images get pseudo-labels
+    test: str = "synthraw"
+    steps: tuple[int, int, int, int] = (2000, 2000, 500, 500)
+    lrs: tuple[float, float, float, float] = (2e-4, 2e-4, 5e-5, 5e-5)
+    batch: int = 8
+    patch: int = 128
+    val: str | None = "synthval"
+    seed: int = 0
+
+
+def _denoise_all(weights: Path, pairs) -> list[np.ndarray]:
+    from zoo.infer import TorchRunner, denoise
+
+    runner = TorchRunner(load(weights))
+    return [denoise(runner, pair.noisy) for pair in pairs]
+
+
+def _score(outputs: list[np.ndarray], pairs) -> dict[str, float]:
+    from zoo.metrics import psnr, ssim
+
+    return {"psnr": float(np.mean([psnr(o, p.clean, data_range=1.0) for o, p in zip(outputs, pairs)])),
+            "ssim": float(np.mean([ssim(o, p.clean, data_range=1.0) for o, p in zip(outputs, pairs)]))}
+
+
+class Pipeline:
+    def __init__(self, cfg: DistillConfig) -> None:
+        if len(cfg.steps) != 4 or len(cfg.lrs) != 4:
+            raise ZooError("give four step counts and four learning rates, one per step")
+        self.cfg, self.out = cfg, Path(cfg.out)
+        self.results_file = self.out / "results.json"
+        self.results: dict[str, Any] = json.loads(self.results_file.read_text()) if self.results_file.is_file() else {}
+
+    def _save_results(self) -> None:
+        with atomic_path(self.results_file) as tmp:
+            tmp.write_text(json.dumps(self.results, indent=2) + "\n")
+
+    def _train(self, folder: str, model: str, config: dict[str, Any], step: int, weights: Path | None = None,
+               source=None) -> Path:
+        run = self.out / folder
+        if (run / "final.safetensors").is_file():
+            return run / "final.safetensors"  # done in an earlier invocation
+        c = self.cfg
+        train_cfg = TrainConfig(model=model, out=str(run), model_config=config,
+                                weights=str(weights) if weights else None, data=c.data, steps=c.steps[step],
+                                batch=c.batch, patch=c.patch, lr=c.lrs[step], warmup=min(100, c.steps[step] // 10),
+                                val=c.val, val_every=max(1, c.steps[step] // 8), checkpoint_every=max(1, c.steps[step] // 8),
+                                seed=c.seed + step)
+        return train(train_cfg, resume=(run / "last.pt").is_file(), source=source)
+
+    def _record(self, key: str, label: str, outputs: list[np.ndarray], pairs) -> None:
+        if key not in self.results:
+            self.results[key] = {"label": label, **_score(outputs, pairs)}
+            self._save_results()
+
+    def _pseudo_pairs(self, name: str, noisy_pairs, targets: list[np.ndarray]) -> PairPatches:
+        pairs = [Pair(p.name, np.asarray(p.noisy, np.float32), np.asarray(t, np.float32), raw=p.raw)
+                 for p, t in zip(noisy_pairs, targets)]
+        cache = self.out / f"{name}.npz"  # kept: a resumed step trains on the very same targets
+        if cache.is_file():
+            with np.load(cache) as stored:
+                pairs = [Pair(p.name, p.noisy, stored[str(i)], raw=p.raw) for i, p in enumerate(pairs)]
+        else:
+            with atomic_path(cache) as tmp, open(tmp, "wb") as handle:
+                np.savez(handle, **{str(i): p.clean for i, p in enumerate(pairs)})
+        return PairPatches(pairs, mosaic=bool(pairs and pairs[0].raw))
+
+    def run(self) -> dict[str, Any]:
+        from zoo.evaluation import load_data
+
+        c = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.out / "config.json") as tmp:
+            tmp.write_text(json.dumps(dataclasses.asdict(c), indent=2) + "\n")
+        test = list(load_data(c.test))
+        pseudo_inputs = list(load_data(c.pseudo_from))
+        base = [open_source(spec) for spec in c.data]
+
+        original = self._train("step1-original", c.original, c.original_config, 0)
+        self._record("step1", f"step one ({c.original})", _denoise_all(original, test), test)
+        siamese = self._train("step2-siamese", c.siamese, c.siamese_config, 1)
+        self._record("step2", f"step two ({c.siamese})", _denoise_all(siamese, test), test)
+        self._record("average", "average of both", [(a + b) / 2 for a, b in zip(
+            _denoise_all(original, test), _denoise_all(siamese, test))], test)
+
+        average = [(a + b) / 2 for a, b in zip(_denoise_all(original, pseudo_inputs), _denoise_all(siamese, pseudo_inputs))]
+        pseudo = self._pseudo_pairs("pseudo-step3", pseudo_inputs, average)
+        mixture = Mixture([*base, pseudo], [1.0] * (len(base) + 1))
+        original3 = self._train("step3-original", c.original, c.original_config, 2, original, mixture)
+        siamese3 = self._train("step3-siamese", c.siamese, c.siamese_config, 2, siamese, mixture)
+        self._record("step3", f"step three ({c.siamese}, fine-tuned)", _denoise_all(siamese3, test), test)
+
+        both = Mixture([self._pseudo_pairs("pseudo-step4-original", pseudo_inputs, _denoise_all(original3, pseudo_inputs)),
+                        self._pseudo_pairs("pseudo-step4-siamese", pseudo_inputs, _denoise_all(siamese3, pseudo_inputs))],
+                       [1.0, 1.0])
+        final = self._train("step4-siamese", c.siamese, c.siamese_config, 3, siamese3, both)
+        self._record("step4", f"step four ({c.siamese}, final)", _denoise_all(final, test), test)
+        self.results["final_weights"] = str(final)
+        self._save_results()
+        return self.results
+
+
+def format_results(results: dict[str, Any]) -> str:
+    from zoo.cli.table import format_table
+
+    rows = [[results[k]["label"], f"{results[k]['psnr']:.2f}", f"{results[k]['ssim']:.4f}"]
+            for k in ("step1", "step2", "average", "step3", "step4") if k in results]
+    return format_table(["step", "test PSNR dB", "SSIM"], rows)
+
+
+def distill(cfg: DistillConfig) -> dict[str, Any]:
+    """Run (or resume) the four steps; returns the per-step results."""
+    torch.manual_seed(cfg.seed)
+    return Pipeline(cfg).run()
