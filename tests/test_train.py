@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -103,3 +105,23 @@ def test_warm_up_then_cosine_to_the_floor():
     assert lr_factor(550, cfg) == pytest.approx(0.01 + 0.99 * 0.5, rel=1e-6)
     assert lr_factor(1000, cfg) == pytest.approx(0.01)
     assert all(lr_factor(s, cfg) >= lr_factor(s + 1, cfg) for s in range(100, 1000))
+
+
+def test_distill_runs_four_steps_records_each_and_resumes(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    tiny = '{"widths": [8, 8, 8], "depth": 1}'
+    args = ["distill", "--original-config", tiny, "--siamese-config", tiny, "--steps", "4,4,2,2", "--batch", "2",
+            "--patch", "32", "--val", "none", "--out", str(tmp_path / "d"), "--json"]
+    assert main(args) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [k for k in results if k != "final_weights"] == ["step1", "step2", "average", "step3", "step4"]
+    pairs = zoo.data.sets.load_set("synthraw")
+    final = zoo.load(results["final_weights"])
+    expected = np.mean([zoo.metrics.psnr(zoo.denoise(final, p.noisy), p.clean, data_range=1.0) for p in pairs])
+    assert results["step4"]["psnr"] == pytest.approx(expected)
+    for step in ("step1-original", "step2-siamese", "step3-original", "step3-siamese", "step4-siamese"):
+        assert (tmp_path / "d" / step / "final.safetensors").is_file()
+    before = (tmp_path / "d" / "step4-siamese" / "final.safetensors").stat().st_mtime_ns
+    assert main(args) == 0  # everything done: nothing is trained again
+    assert json.loads(capsys.readouterr().out) == results
+    assert (tmp_path / "d" / "step4-siamese" / "final.safetensors").stat().st_mtime_ns == before
