@@ -82,5 +82,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     rows = [[summary["model"], summary["data"], summary["images"], f"{summary['psnr']:.2f}", f"{summary['ssim']:.4f}",
              f"{summary['noisy_psnr']:.2f}", f"{summary['noisy_ssim']:.4f}", f"{summary['seconds_per_megapixel']:.2f}"]]
-    print(format_table(["model", "data", "images", "PSNR dB", "SSIM", "noisy PSNR", "noisy SSIM", "s/MP"], rows))
+    print(format_table(["model", "data", "images", "PSNR dB", "SSIM", "noisy PSNR", "noisy SSIM", "s/MP"], rows,
+                       right=range(2, 8)))
     return 0

@@ -143,7 +143,7 @@ def format_results(results: dict[str, Any]) -> str:
 
     rows = [[results[k]["label"], f"{results[k]['psnr']:.2f}", f"{results[k]['ssim']:.4f}"]
             for k in ("step1", "step2", "average", "step3", "step4") if k in results]
-    return format_table(["step", "test PSNR dB", "SSIM"], rows)
+    return format_table(["step", "test PSNR dB", "SSIM"], rows, right=(1, 2))
 
 
 def distill(cfg: DistillConfig) -> dict[str, Any]:
