@@ -15,14 +15,14 @@ from torch import nn
 import zoo
 from zoo.plugins.blocks.residual import ResidualBlock
 
-BUILTIN_MODELS = ["mwdensenet", "mwnet", "mwrcanet", "mwresnet"]
+BUILTIN_MODELS = ["mwdensenet", "mwnet", "mwrcanet", "mwrcanet-demo", "mwresnet", "mwresnet-demo"]
 BUILTIN_BLOCKS = ["dense", "rcab", "residual"]
 
 
 def test_builtins_are_found_through_entry_points():
     assert zoo.list_models() == BUILTIN_MODELS
     assert zoo.list_blocks() == BUILTIN_BLOCKS
-    assert zoo.list_models("mwr*") == ["mwrcanet", "mwresnet"]
+    assert zoo.list_models("mwr*net") == ["mwrcanet", "mwresnet"]
     assert zoo.list_blocks("r*") == ["rcab", "residual"]
 
 

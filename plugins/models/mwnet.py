@@ -54,6 +54,7 @@ class MWNet(nn.Module):
 
     def __init__(self, in_channels: int, widths: Sequence[int], act: str, groups: Sequence[Mapping[str, Any]]) -> None:
         super().__init__()
+        self.in_channels = in_channels  # the first conv sees 4x as many (after the head's DWT)
         c, (w1, w2, w3) = in_channels, widths
         g = [BlockGroup(widths[level], **spec) for spec, level in zip(groups, GROUP_LEVELS)]
         self.head = HaarDWT()

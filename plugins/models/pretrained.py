@@ -1,0 +1,37 @@
+"""Small networks trained with ``zoo distill`` on the built-in ``synthraw`` data and shipped in
+the package, so that ``zoo denoise``, ``zoo eval`` and ``zoo bench`` work with no download.
+How they were trained: ``benchmarks/results/demo-weights.md``."""
+
+from __future__ import annotations
+
+from importlib.resources import as_file, files
+
+from torch import nn
+
+import zoo
+
+# name -> (architecture, weights file); the configuration is stored in the file itself.
+PRETRAINED = {
+    "mwrcanet-demo": ("mwrcanet", "mwrcanet-demo.safetensors"),
+    "mwresnet-demo": ("mwresnet", "mwresnet-demo.safetensors"),
+}
+
+
+def _pretrained(name: str) -> nn.Module:
+    architecture, file = PRETRAINED[name]
+    with as_file(files("zoo.plugins") / "weights" / file) as path:
+        if not path.is_file():
+            raise FileNotFoundError(f"{name}: its weights {file} are missing from the installed package")
+        return zoo.create_model(architecture, weights=path)
+
+
+def mwrcanet_demo() -> nn.Module:
+    """mwrcanet, widths 32/48/64, 3 RCABs a group (raw, 1 channel): the recipe's step two, the
+    siamese network with the best validation PSNR (steps three and four lowered it here)."""
+    return _pretrained("mwrcanet-demo")
+
+
+def mwresnet_demo() -> nn.Module:
+    """mwresnet, widths 32/48/64, 2 residual blocks a group (raw, 1 channel): the recipe's step
+    three, the original network with the best validation PSNR."""
+    return _pretrained("mwresnet-demo")

@@ -1,0 +1,35 @@
+"""The demo weights shipped in the package: they load with no download and beat BM3D."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo.data.sets import load_set
+from zoo.metrics import psnr
+
+# `zoo eval bm3d --data synthraw` (BM3D given each block's true noise level); recorded with the
+# training run in benchmarks/results/demo-weights.md.
+BM3D_SYNTHRAW_PSNR = 36.59
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("name, architecture", [("mwrcanet-demo", "mwrcanet"), ("mwresnet-demo", "mwresnet")])
+def test_demo_models_are_registered_trained_networks(name, architecture):
+    model = zoo.create_model(name)
+    assert model.zoo_name == name and model.size_multiple == 8
+    assert sum(p.numel() for p in model.parameters()) < 2_000_000  # small: a few MB in the package
+    untrained = zoo.create_model(architecture, widths=(32, 48, 64), depth=3 if architecture == "mwrcanet" else 2)
+    assert untrained.state_dict().keys() == model.state_dict().keys()
+
+
+def test_shipped_mwrcanet_beats_bm3d_by_a_decibel_on_synthraw():
+    model = zoo.create_model("mwrcanet-demo")
+    pairs = load_set("synthraw")
+    score = np.mean([psnr(zoo.denoise(model, p.noisy), p.clean, data_range=1.0) for p in pairs])
+    assert score >= BM3D_SYNTHRAW_PSNR + 1.0
