@@ -38,6 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"optimizer steps per step (default {','.join(map(str, d.steps))})")
     parser.add_argument("--lrs", type=_four(float), default=d.lrs, metavar="L1,L2,L3,L4",
                         help=f"peak learning rates (default {','.join(f'{v:g}' for v in d.lrs)})")
+    parser.add_argument("--pseudo-share", type=float, default=d.pseudo_share,
+                        help=f"share of step three's patches from the pseudo-labelled images (default {d.pseudo_share})")
     parser.add_argument("--batch", type=int, default=d.batch, help=f"patches per step (default {d.batch})")
     parser.add_argument("--patch", type=int, default=d.patch, help=f"patch side (default {d.patch})")
     parser.add_argument("--val", default=d.val, metavar="SPEC", help="validation data of every training step (default synthval)")
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = DistillConfig(out=args.out, original=args.original, siamese=args.siamese,
                         original_config=args.original_config, siamese_config=args.siamese_config,
                         data=args.data or ["synthraw"], pseudo_from=args.pseudo_from, test=args.test,
-                        steps=args.steps, lrs=args.lrs, batch=args.batch, patch=args.patch,
+                        steps=args.steps, lrs=args.lrs, pseudo_share=args.pseudo_share, batch=args.batch, patch=args.patch,
                         val=None if args.val == "none" else args.val, seed=args.seed)
     results = distill(cfg)
     print(json.dumps(results, indent=2) if args.json else format_results(results))

@@ -41,6 +41,9 @@ class DistillConfig:
     test: str = "synthraw"
     steps: tuple[int, int, int, int] = (2000, 2000, 500, 500)
     lrs: tuple[float, float, float, float] = (2e-4, 2e-4, 5e-5, 5e-5)
+    # Share of step three's patches drawn from the pseudo-labelled images (the rest: --data). A
+    # few pseudo-labelled images make up that whole share, so a large one overfits them.
+    pseudo_share: float = 0.25
     batch: int = 8
     patch: int = 128
     val: str | None = "synthval"
@@ -65,6 +68,8 @@ class Pipeline:
     def __init__(self, cfg: DistillConfig) -> None:
         if len(cfg.steps) != 4 or len(cfg.lrs) != 4:
             raise ZooError("give four step counts and four learning rates, one per step")
+        if not 0 < cfg.pseudo_share < 1:
+            raise ZooError("pseudo_share must be between 0 and 1")
         self.cfg, self.out = cfg, Path(cfg.out)
         self.results_file = self.out / "results.json"
         self.results: dict[str, Any] = json.loads(self.results_file.read_text()) if self.results_file.is_file() else {}
@@ -123,7 +128,8 @@ class Pipeline:
 
         average = [(a + b) / 2 for a, b in zip(_denoise_all(original, pseudo_inputs), _denoise_all(siamese, pseudo_inputs))]
         pseudo = self._pseudo_pairs("pseudo-step3", pseudo_inputs, average)
-        mixture = Mixture([*base, pseudo], [1.0] * (len(base) + 1))
+        share = c.pseudo_share
+        mixture = Mixture([*base, pseudo], [(1 - share) / len(base)] * len(base) + [share])
         original3 = self._train("step3-original", c.original, c.original_config, 2, original, mixture)
         siamese3 = self._train("step3-siamese", c.siamese, c.siamese_config, 2, siamese, mixture)
         self._record("step3", f"step three ({c.siamese}, fine-tuned)", _denoise_all(siamese3, test), test)
