@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from zoo.errors import ZooError, first_line
+from zoo.fileio import cache_dir
 from zoo.export.exporter import INPUT_NAME, OUTPUT_NAME, require
 
 PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
@@ -58,9 +59,8 @@ def _provider_options(name: str, device_id: int, cache_dir: Path) -> dict[str, s
 
 
 def default_cache_dir() -> Path:
-    """Where exported graphs and TensorRT engines are kept: ``$ZOO_CACHE_DIR`` or ~/.cache/zoo."""
-    base = os.environ.get("ZOO_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "zoo")
-    return Path(base)
+    """Where exported graphs and TensorRT engines are kept (:func:`zoo.fileio.cache_dir`)."""
+    return cache_dir()
 
 
 class OrtRunner:

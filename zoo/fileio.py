@@ -9,6 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def cache_dir() -> Path:
+    """Where zoo keeps what it can rebuild (exports, engines, built-in sets): ``$ZOO_CACHE_DIR``,
+    else ``$XDG_CACHE_HOME/zoo``, else ``~/.cache/zoo``."""
+    base = os.environ.get("ZOO_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "zoo")
+    return Path(base)
+
+
 def _umask() -> int:
     mask = os.umask(0)  # reading the umask means setting it: put it straight back
     os.umask(mask)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from zoo.errors import ZooError
@@ -60,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every, seed=args.seed,
     )
     final = train(cfg, resume=args.resume)
-    if int(__import__("os").environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:  # one line from rank 0, not one per process
         print(f"zoo: wrote {final} (EMA weights); best by validation: {final.with_name('best.safetensors')}", file=sys.stderr)
     return 0

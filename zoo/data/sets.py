@@ -11,7 +11,6 @@ cached after the first build.
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from zoo.data.noise import add_noise, sample_noise_levels
 from zoo.data.pairs import Pair
 from zoo.data.unprocess import process, random_unprocess_params, unprocess
 from zoo.errors import ZooError
-from zoo.fileio import atomic_path
+from zoo.fileio import atomic_path, cache_dir
 
 BLOCK = 256  # the challenge's block size
 PATTERN = "RGGB"
@@ -120,8 +119,7 @@ def checksum(arrays: dict[str, np.ndarray]) -> str:
 
 
 def _cache_file() -> Path:
-    base = os.environ.get("ZOO_CACHE_DIR") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "zoo")
-    return Path(base) / "sets" / f"synth-test-v{VERSION}.npz"
+    return cache_dir() / "sets" / f"synth-test-v{VERSION}.npz"
 
 
 def synth_test_arrays() -> dict[str, np.ndarray]:
