@@ -210,6 +210,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     if run.last.exists() and not resume:
         raise ZooError(f"{run.path} holds a run already: use --resume to continue it, or another --out")
 
+    data = source or _open_sources(cfg.data)  # bad data fails before the run folder is made
     torch.manual_seed(cfg.seed)  # every rank builds the same initial weights
     model = create_model(cfg.model, weights=cfg.weights, **cfg.model_config)
     model = model.to(device, memory_format=torch.channels_last).train()
@@ -244,7 +245,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     net: nn.Module = model
     if ddp.world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    data = source or _open_sources(cfg.data)
     writer = _tensorboard(run.path) if ddp.main else None
 
     from tqdm.auto import tqdm
