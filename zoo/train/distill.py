@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,13 +51,6 @@ class DistillConfig:
     seed: int = 0
 
 
-def _denoise_all(weights: Path, pairs) -> list[np.ndarray]:
-    from zoo.infer import TorchRunner, denoise
-
-    runner = TorchRunner(load(weights))
-    return [denoise(runner, pair.noisy) for pair in pairs]
-
-
 def _score(outputs: list[np.ndarray], pairs) -> dict[str, float]:
     from zoo.metrics import psnr, ssim
 
@@ -73,6 +67,17 @@ class Pipeline:
         self.cfg, self.out = cfg, Path(cfg.out)
         self.results_file = self.out / "results.json"
         self.results: dict[str, Any] = json.loads(self.results_file.read_text()) if self.results_file.is_file() else {}
+        self._outputs: dict[tuple[Path, str], list[np.ndarray]] = {}
+
+    def _denoise_all(self, weights: Path, pairs, name: str) -> list[np.ndarray]:
+        """``weights``' outputs on the set ``name``, computed once per pipeline run."""
+        key = (weights, name)
+        if key not in self._outputs:
+            from zoo.infer import TorchRunner, denoise
+
+            runner = TorchRunner(load(weights))
+            self._outputs[key] = [denoise(runner, pair.noisy) for pair in pairs]
+        return self._outputs[key]
 
     def _save_results(self) -> None:
         with atomic_path(self.results_file) as tmp:
@@ -91,21 +96,21 @@ class Pipeline:
                                 seed=c.seed + step)
         return train(train_cfg, resume=(run / "last.pt").is_file(), source=source)
 
-    def _record(self, key: str, label: str, outputs: list[np.ndarray], pairs) -> None:
-        if key not in self.results:
-            self.results[key] = {"label": label, **_score(outputs, pairs)}
+    def _record(self, key: str, label: str, outputs: Callable[[], list[np.ndarray]], pairs) -> None:
+        if key not in self.results:  # scored once: a resumed pipeline does not denoise again
+            self.results[key] = {"label": label, **_score(outputs(), pairs)}
             self._save_results()
 
-    def _pseudo_pairs(self, name: str, noisy_pairs, targets: list[np.ndarray]) -> PairPatches:
-        pairs = [Pair(p.name, np.asarray(p.noisy, np.float32), np.asarray(t, np.float32), raw=p.raw)
-                 for p, t in zip(noisy_pairs, targets)]
+    def _pseudo_pairs(self, name: str, noisy_pairs, targets: Callable[[], list[np.ndarray]]) -> PairPatches:
         cache = self.out / f"{name}.npz"  # kept: a resumed step trains on the very same targets
         if cache.is_file():
             with np.load(cache) as stored:
-                pairs = [Pair(p.name, p.noisy, stored[str(i)], raw=p.raw) for i, p in enumerate(pairs)]
+                labels = [stored[str(i)] for i in range(len(noisy_pairs))]
         else:
+            labels = [np.asarray(t, np.float32) for t in targets()]
             with atomic_path(cache) as tmp, open(tmp, "wb") as handle:
-                np.savez(handle, **{str(i): p.clean for i, p in enumerate(pairs)})
+                np.savez(handle, **{str(i): label for i, label in enumerate(labels)})
+        pairs = [Pair(p.name, np.asarray(p.noisy, np.float32), label, raw=p.raw) for p, label in zip(noisy_pairs, labels)]
         return PairPatches(pairs, mosaic=bool(pairs and pairs[0].raw))
 
     def run(self) -> dict[str, Any]:
@@ -119,26 +124,31 @@ class Pipeline:
         pseudo_inputs = list(load_data(c.pseudo_from))
         base = [open_source(spec) for spec in c.data]
 
-        original = self._train("step1-original", c.original, c.original_config, 0)
-        self._record("step1", f"step one ({c.original})", _denoise_all(original, test), test)
-        siamese = self._train("step2-siamese", c.siamese, c.siamese_config, 1)
-        self._record("step2", f"step two ({c.siamese})", _denoise_all(siamese, test), test)
-        self._record("average", "average of both", [(a + b) / 2 for a, b in zip(
-            _denoise_all(original, test), _denoise_all(siamese, test))], test)
+        def outputs(weights: Path, on: str = "test") -> Callable[[], list[np.ndarray]]:
+            pairs, name = (test, c.test) if on == "test" else (pseudo_inputs, c.pseudo_from)
+            return lambda: self._denoise_all(weights, pairs, name)
 
-        average = [(a + b) / 2 for a, b in zip(_denoise_all(original, pseudo_inputs), _denoise_all(siamese, pseudo_inputs))]
-        pseudo = self._pseudo_pairs("pseudo-step3", pseudo_inputs, average)
+        def average(first: Path, second: Path, on: str = "test") -> Callable[[], list[np.ndarray]]:
+            return lambda: [(a + b) / 2 for a, b in zip(outputs(first, on)(), outputs(second, on)())]
+
+        original = self._train("step1-original", c.original, c.original_config, 0)
+        self._record("step1", f"step one ({c.original})", outputs(original), test)
+        siamese = self._train("step2-siamese", c.siamese, c.siamese_config, 1)
+        self._record("step2", f"step two ({c.siamese})", outputs(siamese), test)
+        self._record("average", "average of both", average(original, siamese), test)
+
+        pseudo = self._pseudo_pairs("pseudo-step3", pseudo_inputs, average(original, siamese, "pseudo"))
         share = c.pseudo_share
         mixture = Mixture([*base, pseudo], [(1 - share) / len(base)] * len(base) + [share])
         original3 = self._train("step3-original", c.original, c.original_config, 2, original, mixture)
         siamese3 = self._train("step3-siamese", c.siamese, c.siamese_config, 2, siamese, mixture)
-        self._record("step3", f"step three ({c.siamese}, fine-tuned)", _denoise_all(siamese3, test), test)
+        self._record("step3", f"step three ({c.siamese}, fine-tuned)", outputs(siamese3), test)
 
-        both = Mixture([self._pseudo_pairs("pseudo-step4-original", pseudo_inputs, _denoise_all(original3, pseudo_inputs)),
-                        self._pseudo_pairs("pseudo-step4-siamese", pseudo_inputs, _denoise_all(siamese3, pseudo_inputs))],
+        both = Mixture([self._pseudo_pairs("pseudo-step4-original", pseudo_inputs, outputs(original3, "pseudo")),
+                        self._pseudo_pairs("pseudo-step4-siamese", pseudo_inputs, outputs(siamese3, "pseudo"))],
                        [1.0, 1.0])
         final = self._train("step4-siamese", c.siamese, c.siamese_config, 3, siamese3, both)
-        self._record("step4", f"step four ({c.siamese}, final)", _denoise_all(final, test), test)
+        self._record("step4", f"step four ({c.siamese}, final)", outputs(final), test)
         self.results["final_weights"] = str(final)
         self._save_results()
         return self.results
