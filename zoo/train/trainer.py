@@ -186,13 +186,13 @@ def _open_sources(specs: list[str]) -> Source:
     return sources[0] if len(sources) == 1 else Mixture(sources, [1.0] * len(sources))
 
 
-def validate(model: nn.Module, spec: str, device: torch.device) -> tuple[float, float]:
-    """Mean PSNR and SSIM of ``model`` on the validation data."""
-    from zoo.evaluation import evaluate, load_data, network_denoiser
+def validate(model: nn.Module, pairs, spec: str, device: torch.device) -> tuple[float, float]:
+    """Mean PSNR and SSIM of ``model`` on the validation pairs (read once per run, not per call)."""
+    from zoo.evaluation import evaluate, network_denoiser
     from zoo.infer import TorchRunner
 
     runner = TorchRunner(model, device=device)
-    report = evaluate(network_denoiser(runner), load_data(spec), model="val", data=spec, progress=False)
+    report = evaluate(network_denoiser(runner), pairs, model="val", data=spec, progress=False)
     summary = report.summary()
     return float(summary["psnr"]), float(summary["ssim"])
 
@@ -246,6 +246,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     if ddp.world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     writer = _tensorboard(run.path) if ddp.main else None
+    if ddp.main and cfg.val:
+        from zoo.evaluation import load_data
+
+        val_pairs = list(load_data(cfg.val))
 
     from tqdm.auto import tqdm
 
@@ -279,13 +283,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
                    "val_psnr": "", "val_ssim": "", "seconds": round(time.perf_counter() - started, 2)}
             losses = []
         if ddp.main and cfg.val and (done % cfg.val_every == 0 or done == cfg.steps):
-            psnr_value, ssim_value = validate(ema.model(model).eval(), cfg.val, device)
+            averaged = ema.model(model).eval()
+            psnr_value, ssim_value = validate(averaged, val_pairs, cfg.val, device)
             last_val = psnr_value
             row = row or {"step": done, "lr": scheduler.get_last_lr()[0], "loss": "", "seconds": ""}
             row.update(val_psnr=round(psnr_value, 4), val_ssim=round(ssim_value, 5))
             if psnr_value > best_psnr:
                 best_psnr = psnr_value
-                save(ema.model(model).cpu(), run.best)
+                save(averaged.cpu(), run.best)
         if row is not None and ddp.main:
             log_rows.append(row)
             bar.set_postfix(loss=f"{row['loss']:.4f}" if row["loss"] != "" else "-", psnr=f"{last_val:.2f}")
