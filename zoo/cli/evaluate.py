@@ -38,14 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
+    from pathlib import Path
 
     from zoo.baselines import BASELINES
     from zoo.evaluation import baseline_denoiser, evaluate, load_data, network_denoiser
-    from zoo.registry import list_models
-
-    from pathlib import Path
-
     from zoo.infer.tiling import check_tiling
+    from zoo.registry import list_models
 
     if args.limit is not None and args.limit < 1:
         raise ZooError("--limit must be at least 1")
