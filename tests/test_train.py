@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from safetensors.torch import load_file
 
 import zoo
 from zoo.cli import main
-from zoo.train.trainer import TrainConfig, lr_factor
+from zoo.train.trainer import EMA, TrainConfig, lr_factor
 
 TINY = ["--config", '{"widths": [8, 8, 8], "depth": 1}', "--batch", "2", "--patch", "32", "--val", "none"]
 
@@ -99,6 +100,17 @@ def test_validation_best_checkpoint_log_and_curves(tmp_path, capsys, monkeypatch
     assert "different batch" in capsys.readouterr().err
 
 
+def test_ema_starts_with_a_short_memory_from_scratch_and_a_full_one_when_fine_tuning():
+    model = nn.Linear(1, 1, bias=False)
+    model.weight.data.fill_(1.0)
+    from_scratch, fine_tuning = EMA(model, 0.99), EMA(model, 0.99, short_start=False)
+    model.weight.data.fill_(0.0)
+    from_scratch.update(model, 0)
+    fine_tuning.update(model, 0)
+    assert from_scratch.shadow["weight"].item() == pytest.approx(0.1)  # 1 - (1 + 0) / (10 + 0)
+    assert fine_tuning.shadow["weight"].item() == pytest.approx(0.99)  # the trained weights dominate
+
+
 def test_warm_up_then_cosine_to_the_floor():
     cfg = TrainConfig(model="m", out="o", steps=1000, warmup=100, lr=1e-3, min_lr=1e-5)
     assert lr_factor(0, cfg) == pytest.approx(0.01) and lr_factor(99, cfg) == pytest.approx(1.0)
@@ -119,6 +131,9 @@ def test_distill_runs_four_steps_records_each_and_resumes(tmp_path, capsys, monk
     final = zoo.load(results["final_weights"])
     expected = np.mean([zoo.metrics.psnr(zoo.denoise(final, p.noisy), p.clean, data_range=1.0) for p in pairs])
     assert results["step4"]["psnr"] == pytest.approx(expected)
+    ensembled = np.mean([zoo.metrics.psnr(zoo.denoise(final, p.noisy, ensemble=True), p.clean, data_range=1.0)
+                         for p in pairs])
+    assert results["step4"]["psnr_x8"] == pytest.approx(ensembled) and ensembled != expected
     for step in ("step1-original", "step2-siamese", "step3-original", "step3-siamese", "step4-siamese"):
         assert (tmp_path / "d" / step / "final.safetensors").is_file()
     before = (tmp_path / "d" / "step4-siamese" / "final.safetensors").stat().st_mtime_ns

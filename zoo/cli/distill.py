@@ -42,6 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"share of step three's patches from the pseudo-labelled images (default {d.pseudo_share})")
     parser.add_argument("--batch", type=int, default=d.batch, help=f"patches per step (default {d.batch})")
     parser.add_argument("--patch", type=int, default=d.patch, help=f"patch side (default {d.patch})")
+    parser.add_argument("--pseudo-ensemble", action=argparse.BooleanOptionalAction, default=d.pseudo_ensemble,
+                        help="pseudo-labels from each network's x8 self-ensemble (default on)")
     parser.add_argument("--val", default=d.val, metavar="SPEC", help="validation data of every training step (default synthval)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="pipeline folder (run again to resume)")
@@ -56,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
                         original_config=args.original_config, siamese_config=args.siamese_config,
                         data=args.data or ["synthraw"], pseudo_from=args.pseudo_from, test=args.test,
                         steps=args.steps, lrs=args.lrs, pseudo_share=args.pseudo_share, batch=args.batch, patch=args.patch,
-                        val=None if args.val == "none" else args.val, seed=args.seed)
+                        val=None if args.val == "none" else args.val,
+                        pseudo_ensemble=args.pseudo_ensemble, seed=args.seed)
     results = distill(cfg)
     print(json.dumps(results, indent=2) if args.json else format_results(results))
     print(f"zoo: final weights {results['final_weights']}", file=sys.stderr)

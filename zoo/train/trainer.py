@@ -72,16 +72,21 @@ class TrainConfig:
 
 
 class EMA:
-    """Exponential moving average of a model's parameters (its buffers are copied)."""
+    """Exponential moving average of a model's parameters (its buffers are copied).
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.decay = decay
+    From a random initialisation the memory starts short, so that early averages are not
+    dominated by the random weights. From given weights (fine-tuning) it starts full: the
+    average begins at those trained weights and only gradually takes in the new steps, instead
+    of following the first, noisiest steps of a fresh optimizer.
+    """
+
+    def __init__(self, model: nn.Module, decay: float, *, short_start: bool = True) -> None:
+        self.decay, self.short_start = decay, short_start
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
-        # A short memory at the start, so early averages are not dominated by the random init.
-        decay = min(self.decay, (1 + step) / (10 + step))
+        decay = min(self.decay, (1 + step) / (10 + step)) if self.short_start else self.decay
         for key, value in model.state_dict().items():
             if value.dtype.is_floating_point:
                 self.shadow[key].lerp_(value.detach(), 1.0 - decay)
@@ -217,7 +222,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     for p in model.parameters():  # 1x1 kernels: their channels_last strides differ from their gradients,
         if p.dim() == 4 and p.shape[-2:] == (1, 1):  # which DDP's gradient buckets would warn about
             p.data = p.data.clone(memory_format=torch.contiguous_format)
-    ema = EMA(model, cfg.ema)
+    ema = EMA(model, cfg.ema, short_start=cfg.weights is None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, cfg))
     scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)
