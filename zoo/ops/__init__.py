@@ -1,7 +1,8 @@
-"""Shared building blocks for models and blocks: wavelets, padding, activations."""
+"""Shared building blocks for models and blocks: wavelets, padding, activations, fused convolutions."""
 
+from zoo.ops import fused
 from zoo.ops.activations import make_activation
 from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT, dwt, iwt
 from zoo.ops.padding import pad_to_multiple
 
-__all__ = ["HAAR_FILTERS", "HaarDWT", "HaarIWT", "dwt", "iwt", "make_activation", "pad_to_multiple"]
+__all__ = ["HAAR_FILTERS", "HaarDWT", "HaarIWT", "dwt", "fused", "iwt", "make_activation", "pad_to_multiple"]
