@@ -103,3 +103,43 @@ def test_models_in_inference_match_their_training_path(name, layout):
     reference = model(x).detach()
     with torch.inference_mode():
         assert torch.allclose(model(x), reference, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:TF32 acceleration")  # torch's note when oneDNN flags change
+def test_hooks_subclasses_and_a_disabled_onednn_get_the_plain_calls():
+    calls = []
+    conv, act = _conv(), make_activation("relu")
+    conv.register_forward_hook(lambda *_: calls.append("conv"))
+    stack = nn.Sequential(conv, act)
+    stack.register_forward_hook(lambda *_: calls.append("stack"))
+    x = torch.randn(1, 12, 8, 8)
+    with torch.inference_mode():
+        fused.sequential(stack, x)
+        assert calls == ["conv", "stack"]
+
+    class Doubled(nn.Conv2d):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 2 * super().forward(x)
+
+    torch.manual_seed(0)
+    doubled = Doubled(12, 12, 3, padding=1)
+    with torch.inference_mode():
+        assert torch.allclose(fused.conv_act(doubled, act, x), act(doubled(x)))
+        assert torch.allclose(fused.sequential(nn.Sequential(doubled, act), x), act(doubled(x)))
+        with torch.backends.mkldnn.flags(enabled=False):
+            assert not _ran_fused(lambda: fused.conv_act(_conv(), act, x))
+
+
+def test_float16_on_cpu_takes_the_plain_path():
+    conv, act = _conv().half(), make_activation("relu")
+    x = torch.randn(1, 12, 8, 8)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.float16):
+        assert fused.conv_act(conv, act, x).dtype == torch.float16
+
+
+def test_stage_summary_sees_every_stage():
+    from zoo.complexity import stage_summary
+
+    model = zoo.create_model("mwresnet", widths=(16, 16, 16), depth=1)
+    stages = stage_summary(model, (1, 1, 64, 64))
+    assert len(stages) == 9 and all(stage.macs > 0 and stage.output_shape for stage in stages)
