@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,19 +111,29 @@ class Pipeline:
         return handed_on
 
     def _record(self, key: str, label: str, outputs: Callable[[bool], list[np.ndarray]], pairs) -> None:
-        if key not in self.results:  # scored once: a resumed pipeline does not denoise again
+        if "psnr_x8" not in self.results.get(key, {}):  # scored once: a resumed pipeline does not denoise again
             self.results[key] = {"label": label, **_score(outputs(False), outputs(True), pairs)}
             self._save_results()
 
-    def _pseudo_pairs(self, name: str, noisy_pairs, targets: Callable[[], list[np.ndarray]]) -> PairPatches:
-        cache = self.out / f"{name}.npz"  # kept: a resumed step trains on the very same targets
+    def _pseudo_pairs(self, name: str, noisy_pairs, targets: Callable[[], list[np.ndarray]],
+                      made_by: list[Path]) -> PairPatches:
+        """(noisy, label) pairs; the labels are kept in ``name.npz``, so that a resumed step trains
+        on the very same targets, and made again when what made them has changed."""
+        cache = self.out / f"{name}.npz"
+        origin = json.dumps({"weights": [str(w) for w in made_by], "ensemble": self.cfg.pseudo_ensemble,
+                             "images": [p.name for p in noisy_pairs]})
+        labels = None
         if cache.is_file():
             with np.load(cache) as stored:
-                labels = [stored[str(i)] for i in range(len(noisy_pairs))]
-        else:
+                if "origin" in stored and str(stored["origin"]) == origin:
+                    labels = [stored[str(i)] for i in range(len(noisy_pairs))]
+                else:
+                    warnings.warn(f"{cache} was made from other weights, settings or images: making it again",
+                                  RuntimeWarning, stacklevel=2)
+        if labels is None:
             labels = [np.asarray(t, np.float32) for t in targets()]
             with atomic_path(cache) as tmp, open(tmp, "wb") as handle:
-                np.savez(handle, **{str(i): label for i, label in enumerate(labels)})
+                np.savez(handle, origin=np.array(origin), **{str(i): label for i, label in enumerate(labels)})
         pairs = [Pair(p.name, np.asarray(p.noisy, np.float32), label, raw=p.raw) for p, label in zip(noisy_pairs, labels)]
         return PairPatches(pairs, mosaic=bool(pairs and pairs[0].raw))
 
@@ -157,14 +168,14 @@ class Pipeline:
         self._record("step2", f"step two ({c.siamese})", outputs(siamese), test)
         self._record("average", "average of both", outputs(original, siamese), test)
 
-        pseudo = self._pseudo_pairs("pseudo-step3", pseudo_inputs, labels(original, siamese))
+        pseudo = self._pseudo_pairs("pseudo-step3", pseudo_inputs, labels(original, siamese), [original, siamese])
         share = c.pseudo_share
         mixture = Mixture([*base, pseudo], [(1 - share) / len(base)] * len(base) + [share])
         original3 = self._train("step3-original", c.original, c.original_config, 2, original, mixture)
         siamese3 = self._train("step3-siamese", c.siamese, c.siamese_config, 2, siamese, mixture)
         self._record("step3", f"step three ({c.siamese}, fine-tuned)", outputs(siamese3), test)
 
-        both = self._pseudo_pairs("pseudo-step4", pseudo_inputs, labels(original3, siamese3))
+        both = self._pseudo_pairs("pseudo-step4", pseudo_inputs, labels(original3, siamese3), [original3, siamese3])
         final = self._train("step4-siamese", c.siamese, c.siamese_config, 3, siamese3, both)
         self._record("step4", f"step four ({c.siamese}, final)", outputs(final), test)
         self.results["final_weights"] = str(final)
