@@ -123,7 +123,8 @@ def test_distill_runs_four_steps_records_each_and_resumes(tmp_path, capsys, monk
     monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
     tiny = '{"widths": [8, 8, 8], "depth": 1}'
     args = ["distill", "--original-config", tiny, "--siamese-config", tiny, "--steps", "4,4,2,2", "--batch", "2",
-            "--patch", "32", "--val", "none", "--out", str(tmp_path / "d"), "--json"]
+            "--patch", "32", "--finetune-patch", "64", "--finetune-batch", "1", "--val", "none",
+            "--out", str(tmp_path / "d"), "--json"]
     assert main(args) == 0
     results = json.loads(capsys.readouterr().out)
     assert [k for k in results if k != "final_weights"] == ["step1", "step2", "average", "step3", "step4"]
@@ -136,6 +137,10 @@ def test_distill_runs_four_steps_records_each_and_resumes(tmp_path, capsys, monk
     assert results["step4"]["psnr_x8"] == pytest.approx(ensembled) and ensembled != expected
     for step in ("step1-original", "step2-siamese", "step3-original", "step3-siamese", "step4-siamese"):
         assert (tmp_path / "d" / step / "final.safetensors").is_file()
+        config = json.loads((tmp_path / "d" / step / "config.json").read_text())
+        fine_tuning = step.startswith(("step3", "step4"))
+        assert (config["patch"], config["batch"]) == ((64, 1) if fine_tuning else (32, 2))
+        assert config["ema"] == (0.99 if fine_tuning else 0.999)
     before = (tmp_path / "d" / "step4-siamese" / "final.safetensors").stat().st_mtime_ns
     assert main(args) == 0  # everything done: nothing is trained again
     assert json.loads(capsys.readouterr().out) == results

