@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import zoo
 from zoo.data.sets import load_set
@@ -33,3 +34,15 @@ def test_shipped_mwrcanet_beats_bm3d_by_a_decibel_on_synthraw():
     pairs = load_set("synthraw")
     score = np.mean([psnr(zoo.denoise(model, p.noisy), p.clean, data_range=1.0) for p in pairs])
     assert score >= BM3D_SYNTHRAW_PSNR + 1.0
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no bfloat16 support")
+def test_bfloat16_inference_costs_the_shipped_mwrcanet_at_most_0_05_db():
+    from zoo.infer import TorchRunner
+
+    pairs = load_set("synthraw")
+    model = zoo.create_model("mwrcanet-demo")
+    runners = {dtype: TorchRunner(model, dtype=dtype) for dtype in ("float32", "bfloat16")}
+    scores = {dtype: np.mean([psnr(zoo.denoise(runner, p.noisy), p.clean, data_range=1.0) for p in pairs])
+              for dtype, runner in runners.items()}
+    assert scores["float32"] - scores["bfloat16"] <= 0.05
