@@ -4,20 +4,17 @@ On a CPU, oneDNN can apply an activation or an addition to a convolution's outpu
 output is still in cache (a "post-op"), which saves a full pass over the feature map per fused
 op. In inference these passes are most of what is not convolution in the wavelet networks.
 
-The fused path is taken only in CPU inference (no gradient recorded, no graph capture: ONNX
-export and ``torch.compile`` see the plain ops and do their own fusions), on float32 or bfloat16
-where oneDNN supports it, for plain ``nn.Conv2d`` modules and activations oneDNN knows, with no
-hooks that a plain call would run. Everywhere else these functions are the plain calls. The
-fused result rounds once where the plain one rounds twice: equal in float32 up to about 1e-7,
-within one bfloat16 step in bfloat16.
+The fused path is taken only where it gives the plain path's result: no gradient recorded, CPU
+tensors, an activation oneDNN knows, and no graph capture (ONNX export and ``torch.compile`` see
+the plain ops and do their own fusions). Everywhere else these functions are the plain ops.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
-
-from torch.nn.modules import module as _module
 
 from zoo.ops.activations import SharedPReLU
 
@@ -25,19 +22,7 @@ from zoo.ops.activations import SharedPReLU
 _UNARY = {nn.ReLU: "relu", nn.SiLU: "swish", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
 
 
-def _has_hooks(module: nn.Module) -> bool:
-    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
-                or module._backward_pre_hooks)
-
-
-def _global_hooks() -> bool:  # e.g. FlopCounterMode's module tracking
-    return bool(_module._global_forward_hooks or _module._global_forward_pre_hooks
-                or _module._global_backward_hooks or _module._global_backward_pre_hooks)
-
-
 def _is_fusable_activation(module: nn.Module) -> bool:
-    if _has_hooks(module):
-        return False
     if type(module) in (nn.PReLU, SharedPReLU):
         return module.weight.numel() == 1
     return type(module) in (*_UNARY, nn.LeakyReLU, nn.GELU)
@@ -55,26 +40,15 @@ def _post_op(act: nn.Module) -> tuple[str, list[float], str] | None:
     return "gelu", [], act.approximate
 
 
-def _inference_on_cpu(x: torch.Tensor) -> bool:
-    return not (torch.is_grad_enabled() or x.device.type != "cpu" or torch.jit.is_tracing()
-                or torch.compiler.is_compiling() or not torch.backends.mkldnn.is_available()
-                or not torch.backends.mkldnn.enabled or _global_hooks())
-
-
 def _fusable(conv: nn.Conv2d, x: torch.Tensor) -> bool:
-    # A subclass may compute otherwise, and hooks (weight norm, pruning, counters) must run.
-    if type(conv) is not nn.Conv2d or _has_hooks(conv) or not _inference_on_cpu(x):
+    if torch.is_grad_enabled() or x.device.type != "cpu" or torch.jit.is_tracing() or torch.compiler.is_compiling():
         return False
-    if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+    if conv.padding_mode != "zeros" or isinstance(conv.padding, str) or not torch.backends.mkldnn.is_available():
         return False
     weight_dtype = conv.weight.dtype
-    if weight_dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return False
-    if weight_dtype not in (torch.float32, torch.bfloat16) or x.dtype not in (torch.float32, torch.bfloat16):
-        return False
     if torch.is_autocast_enabled("cpu"):  # autocast would cast to its dtype: only fuse where that is the weights'
         return weight_dtype == torch.get_autocast_dtype("cpu")
-    return x.dtype == weight_dtype
+    return weight_dtype in (torch.float32, torch.bfloat16) and x.dtype == weight_dtype
 
 
 def _geometry(conv: nn.Conv2d) -> tuple[list[int], list[int], list[int], int]:
@@ -106,12 +80,10 @@ def conv_add(conv: nn.Conv2d, x: torch.Tensor, residual: torch.Tensor) -> torch.
         x.to(conv.weight.dtype), residual, conv.weight, conv.bias, *_geometry(conv), "add", None, None, [], None)
 
 
-def sequential(container: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """``container(x)``, with each convolution fused with an activation right after it."""
-    if type(container) is not nn.Sequential or _has_hooks(container) or not _inference_on_cpu(x):
-        return container(x)
+def sequential(modules: Iterable[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """Run ``modules`` in order, fusing each convolution with an activation right after it."""
     pending: nn.Conv2d | None = None
-    for module in container:
+    for module in modules:
         if pending is not None:
             if _is_fusable_activation(module):
                 x, pending = conv_act(pending, module, x), None
