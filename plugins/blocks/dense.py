@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.ops import fused, make_activation
+from zoo.ops import make_activation
 
 
 class DenseBlock(nn.Module):
@@ -24,5 +24,5 @@ class DenseBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = [x]
         for layer in self.layers:
-            features.append(fused.sequential(layer, torch.cat(features, dim=1)))
-        return fused.conv_add(self.fuse, torch.cat(features, dim=1), x)
+            features.append(layer(torch.cat(features, dim=1)))
+        return x + self.fuse(torch.cat(features, dim=1))

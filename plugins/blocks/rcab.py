@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.ops import fused, make_activation
+from zoo.ops import make_activation
 
 
 class ChannelAttention(nn.Module):
@@ -49,7 +49,7 @@ class RCAB(nn.Module):
         self.cuca = ChannelAttention(channels, reduction)  # the released checkpoints' name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv2(fused.conv_act(self.conv1, self.act, x))
+        y = self.conv2(self.act(self.conv1(x)))
         gate = self.cuca.gate(y)
         # x + y * gate in one pass over memory instead of two (a multiply, then an add); with
         # no gradient to keep, into y's own memory (y is this block's scratch).

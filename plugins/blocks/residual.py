@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.ops import fused, make_activation
+from zoo.ops import make_activation
 
 
 class ResidualBlock(nn.Module):
@@ -18,4 +18,4 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return fused.conv_add(self.conv2, fused.conv_act(self.conv1, self.act, x), x)
+        return x + self.conv2(self.act(self.conv1(x)))

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 import zoo
-from zoo.ops import HaarDWT, HaarIWT, fused, make_activation, pad_to_multiple
+from zoo.ops import HaarDWT, HaarIWT, make_activation, pad_to_multiple
 
 #: Where the five groups sit, and which level width each one runs at. A group's width is fixed by
 #: its level: the skeleton's skip additions join features of the same level.
@@ -37,7 +37,7 @@ class BlockGroup(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.tail is None:
             return self.body(x)
-        return fused.conv_add(self.tail, self.body(x), x)
+        return x + self.tail(self.body(x))
 
 
 def _conv(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -70,14 +70,12 @@ class MWNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
         c1 = self.head(pad_to_multiple(x, self.size_multiple))
-        # Each stage runs through fused.sequential: on a CPU in inference, a conv and the
-        # activation after it run as one oneDNN op (the same result, one pass less over memory).
-        c2 = fused.sequential(self.down1, c1)
-        c3 = fused.sequential(self.down2, c2)
-        m = self.middle(fused.sequential(self.down3, c3))
-        c5 = fused.sequential(self.up1, m) + c3
-        c6 = fused.sequential(self.up2, c5) + c2
-        c7 = fused.sequential(self.up3, c6) + c1
+        c2 = self.down1(c1)
+        c3 = self.down2(c2)
+        m = self.middle(self.down3(c3))
+        c5 = self.up1(m) + c3
+        c6 = self.up2(c5) + c2
+        c7 = self.up3(c6) + c1
         return self.tail(c7)[..., :height, :width]
 
 

@@ -1,8 +1,7 @@
-"""Shared building blocks for models and blocks: wavelets, padding, activations, fused convolutions."""
+"""Shared building blocks for models and blocks: wavelets, padding, activations."""
 
-from zoo.ops import fused
 from zoo.ops.activations import make_activation
 from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT, dwt, iwt
 from zoo.ops.padding import pad_to_multiple
 
-__all__ = ["HAAR_FILTERS", "HaarDWT", "HaarIWT", "dwt", "fused", "iwt", "make_activation", "pad_to_multiple"]
+__all__ = ["HAAR_FILTERS", "HaarDWT", "HaarIWT", "dwt", "iwt", "make_activation", "pad_to_multiple"]
