@@ -99,6 +99,11 @@ class Pipeline:
             self._outputs[key] = [denoise(runner, pair.noisy, ensemble=ensemble) for pair in pairs]
         return self._outputs[key]
 
+    def _average(self, weights: tuple[Path, ...], pairs, name: str, ensemble: bool) -> list[np.ndarray]:
+        """The networks' outputs on the set ``name``, averaged image by image."""
+        each = [self._denoise_all(w, pairs, name, ensemble) for w in weights]
+        return [sum(images) / len(images) for images in zip(*each)]
+
     def _save_results(self) -> None:
         with atomic_path(self.results_file) as tmp:
             tmp.write_text(json.dumps(self.results, indent=2) + "\n")
@@ -161,17 +166,11 @@ class Pipeline:
 
         def outputs(*weights: Path) -> Callable[[bool], list[np.ndarray]]:
             """The test-set outputs of ``weights`` (their average for two), with or without the x8 ensemble."""
-            def compute(ensemble: bool) -> list[np.ndarray]:
-                each = [self._denoise_all(w, test, c.test, ensemble) for w in weights]
-                return [sum(images) / len(images) for images in zip(*each)]
-            return compute
+            return lambda ensemble: self._average(weights, test, c.test, ensemble)
 
         def labels(*weights: Path) -> Callable[[], list[np.ndarray]]:
             """Pseudo-labels of the ``pseudo_from`` inputs: the average of the networks' outputs."""
-            def compute() -> list[np.ndarray]:
-                each = [self._denoise_all(w, pseudo_inputs, c.pseudo_from, c.pseudo_ensemble) for w in weights]
-                return [sum(images) / len(images) for images in zip(*each)]
-            return compute
+            return lambda: self._average(weights, pseudo_inputs, c.pseudo_from, c.pseudo_ensemble)
 
         original = self._train("step1-original", c.original, c.original_config, 0)
         self._record("step1", f"step one ({c.original})", outputs(original), test)
