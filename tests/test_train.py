@@ -147,21 +147,24 @@ def test_distill_runs_four_steps_records_each_and_resumes(tmp_path, capsys, monk
     assert (tmp_path / "d" / "step4-siamese" / "final.safetensors").stat().st_mtime_ns == before
 
 
-def test_pseudo_labels_are_kept_and_made_again_when_their_origin_changes(tmp_path):
+def test_pseudo_labels_are_kept_and_made_again_when_their_origin_changes(tmp_path, monkeypatch):
     from zoo.data.pairs import Pair
     from zoo.train.distill import DistillConfig, Pipeline
 
     pipeline = Pipeline(DistillConfig(out=str(tmp_path)))
-    tmp_path.mkdir(exist_ok=True)
     noisy = [Pair("a", np.zeros((16, 16), np.float32), np.zeros((16, 16), np.float32), raw=True)]
     made = []
+    value = {"now": 0.25}
 
-    def labels(value: float):
-        return lambda: made.append(value) or [np.full((16, 16), value, np.float32)]
+    def average(weights, pairs, name, ensemble):
+        made.append(value["now"])
+        return [np.full((16, 16), value["now"], np.float32)]
 
-    first = pipeline._pseudo_pairs("p", noisy, labels(0.25), [Path("w1")])
-    again = pipeline._pseudo_pairs("p", noisy, labels(0.5), [Path("w1")])  # resumed: the same labels
+    monkeypatch.setattr(pipeline, "_average", average)
+    first = pipeline._pseudo_pairs("p", noisy, (Path("w1"),))
+    value["now"] = 0.5
+    again = pipeline._pseudo_pairs("p", noisy, (Path("w1"),))  # resumed: the same labels
     assert made == [0.25] and again.pairs[0].clean[0, 0] == first.pairs[0].clean[0, 0] == 0.25
     with pytest.warns(RuntimeWarning, match="other weights"):
-        changed = pipeline._pseudo_pairs("p", noisy, labels(0.5), [Path("w2")])
+        changed = pipeline._pseudo_pairs("p", noisy, (Path("w2"),))
     assert made == [0.25, 0.5] and changed.pairs[0].clean[0, 0] == 0.5

@@ -131,10 +131,10 @@ class Pipeline:
             self.results[key] = {"label": label, **_score(outputs(False), outputs(True), pairs)}
             self._save_results()
 
-    def _pseudo_pairs(self, name: str, noisy_pairs, targets: Callable[[], list[np.ndarray]],
-                      made_by: list[Path]) -> PairPatches:
-        """(noisy, label) pairs; the labels are kept in ``name.npz``, so that a resumed step trains
-        on the very same targets, and made again when what made them has changed."""
+    def _pseudo_pairs(self, name: str, noisy_pairs, made_by: tuple[Path, ...]) -> PairPatches:
+        """(noisy, label) pairs, the label the average of the ``made_by`` networks' outputs. The
+        labels are kept in ``name.npz``, so that a resumed step trains on the very same targets,
+        and made again when what made them has changed."""
         cache = self.out / f"{name}.npz"
         origin = json.dumps({"weights": [str(w) for w in made_by], "ensemble": self.cfg.pseudo_ensemble,
                              "images": [p.name for p in noisy_pairs]})
@@ -147,7 +147,8 @@ class Pipeline:
                     warnings.warn(f"{cache} was made from other weights, settings or images: making it again",
                                   RuntimeWarning, stacklevel=2)
         if labels is None:
-            labels = [np.asarray(t, np.float32) for t in targets()]
+            outputs = self._average(made_by, noisy_pairs, self.cfg.pseudo_from, self.cfg.pseudo_ensemble)
+            labels = [np.asarray(t, np.float32) for t in outputs]
             with atomic_path(cache) as tmp, open(tmp, "wb") as handle:
                 np.savez(handle, origin=np.array(origin), **{str(i): label for i, label in enumerate(labels)})
         pairs = [Pair(p.name, np.asarray(p.noisy, np.float32), label, raw=p.raw) for p, label in zip(noisy_pairs, labels)]
@@ -168,24 +169,20 @@ class Pipeline:
             """The test-set outputs of ``weights`` (their average for two), with or without the x8 ensemble."""
             return lambda ensemble: self._average(weights, test, c.test, ensemble)
 
-        def labels(*weights: Path) -> Callable[[], list[np.ndarray]]:
-            """Pseudo-labels of the ``pseudo_from`` inputs: the average of the networks' outputs."""
-            return lambda: self._average(weights, pseudo_inputs, c.pseudo_from, c.pseudo_ensemble)
-
         original = self._train("step1-original", c.original, c.original_config, 0)
         self._record("step1", f"step one ({c.original})", outputs(original), test)
         siamese = self._train("step2-siamese", c.siamese, c.siamese_config, 1)
         self._record("step2", f"step two ({c.siamese})", outputs(siamese), test)
         self._record("average", "average of both", outputs(original, siamese), test)
 
-        pseudo = self._pseudo_pairs("pseudo-step3", pseudo_inputs, labels(original, siamese), [original, siamese])
+        pseudo = self._pseudo_pairs("pseudo-step3", pseudo_inputs, (original, siamese))
         share = c.pseudo_share
         mixture = Mixture([*base, pseudo], [(1 - share) / len(base)] * len(base) + [share])
         original3 = self._train("step3-original", c.original, c.original_config, 2, original, mixture)
         siamese3 = self._train("step3-siamese", c.siamese, c.siamese_config, 2, siamese, mixture)
         self._record("step3", f"step three ({c.siamese}, fine-tuned)", outputs(siamese3), test)
 
-        both = self._pseudo_pairs("pseudo-step4", pseudo_inputs, labels(original3, siamese3), [original3, siamese3])
+        both = self._pseudo_pairs("pseudo-step4", pseudo_inputs, (original3, siamese3))
         final = self._train("step4-siamese", c.siamese, c.siamese_config, 3, siamese3, both)
         self._record("step4", f"step four ({c.siamese}, final)", outputs(final), test)
         self.results["final_weights"] = str(final)
