@@ -168,3 +168,30 @@ def test_pseudo_labels_are_kept_and_made_again_when_their_origin_changes(tmp_pat
     with pytest.warns(RuntimeWarning, match="other weights"):
         changed = pipeline._pseudo_pairs("p", noisy, (Path("w2"),))
     assert made == [0.25, 0.5] and changed.pairs[0].clean[0, 0] == 0.5
+
+
+@pytest.mark.parametrize("step4_share", [1.0, 0.4])
+def test_distill_steps_three_and_four_draw_their_shares_from_the_pseudo_labels(tmp_path, monkeypatch, step4_share):
+    from zoo.train.data import Mixture
+    from zoo.train.distill import DistillConfig, Pipeline
+
+    pipeline = Pipeline(DistillConfig(out=str(tmp_path), pseudo_share=0.25, step4_pseudo_share=step4_share))
+    sources, labels = {}, {}
+
+    def train(folder, model, config, step, weights=None, source=None):
+        sources[folder] = source
+        return tmp_path / folder / "final.safetensors"
+
+    monkeypatch.setattr(pipeline, "_train", train)
+    monkeypatch.setattr(pipeline, "_record", lambda *args: None)
+    monkeypatch.setattr(pipeline, "_pseudo_pairs", lambda name, pairs, made_by: labels.setdefault(name, object()))
+    pipeline.run()
+    step3 = sources["step3-siamese"]
+    assert isinstance(step3, Mixture) and step3.sources[-1] is labels["pseudo-step3"]
+    assert step3.weights[-1] == pytest.approx(0.25)
+    step4 = sources["step4-siamese"]
+    if step4_share == 1:
+        assert step4 is labels["pseudo-step4"]  # the noisy images alone, against both networks' outputs
+    else:
+        assert isinstance(step4, Mixture) and step4.sources[-1] is labels["pseudo-step4"]
+        assert step4.weights[-1] == pytest.approx(step4_share)

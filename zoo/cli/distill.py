@@ -25,7 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="1: train the original network; 2: train the siamese network; 3: average both "
         "networks' outputs on the noisy images of --pseudo-from and fine-tune both on the training "
         "data plus these pairs; 4: fine-tune the siamese network on those noisy images against both "
-        "networks' outputs. Run it again to resume; a table of each step's test PSNR closes it.",
+        "fine-tuned networks' outputs, with the training data still mixed in. Run it again to resume; "
+        "a table of each step's test PSNR closes it.",
     )
     parser.add_argument("--original", default=d.original, help=f"original network (default {d.original})")
     parser.add_argument("--siamese", default=d.siamese, help=f"siamese network (default {d.siamese})")
@@ -38,8 +39,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"optimizer steps per step (default {','.join(map(str, d.steps))})")
     parser.add_argument("--lrs", type=_four(float), default=d.lrs, metavar="L1,L2,L3,L4",
                         help=f"peak learning rates (default {','.join(f'{v:g}' for v in d.lrs)})")
-    parser.add_argument("--pseudo-share", type=float, default=d.pseudo_share,
+    parser.add_argument("--pseudo-share", type=float, default=d.pseudo_share, metavar="SHARE",
                         help=f"share of step three's patches from the pseudo-labelled images (default {d.pseudo_share})")
+    parser.add_argument("--step4-pseudo-share", type=float, default=d.step4_pseudo_share, metavar="SHARE",
+                        help=f"share of step four's patches from the pseudo-labelled images; the rest from "
+                        f"--data; 1: only them (default {d.step4_pseudo_share:g})")
     parser.add_argument("--batch", type=int, default=d.batch, help=f"patches per step (default {d.batch})")
     parser.add_argument("--patch", type=int, default=d.patch, help=f"patch side (default {d.patch})")
     parser.add_argument("--finetune-batch", type=int, default=d.finetune_batch,
@@ -63,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = DistillConfig(out=args.out, original=args.original, siamese=args.siamese,
                         original_config=args.original_config, siamese_config=args.siamese_config,
                         data=args.data or ["synthraw"], pseudo_from=args.pseudo_from, test=args.test,
-                        steps=args.steps, lrs=args.lrs, pseudo_share=args.pseudo_share, batch=args.batch, patch=args.patch,
+                        steps=args.steps, lrs=args.lrs, pseudo_share=args.pseudo_share,
+                        step4_pseudo_share=args.step4_pseudo_share, batch=args.batch, patch=args.patch,
                         val=None if args.val == "none" else args.val,
                         finetune_batch=args.finetune_batch, finetune_patch=args.finetune_patch,
                         finetune_ema=args.finetune_ema, pseudo_ensemble=args.pseudo_ensemble, seed=args.seed)
