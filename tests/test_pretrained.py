@@ -46,3 +46,12 @@ def test_bfloat16_inference_costs_the_shipped_mwrcanet_at_most_0_05_db():
     scores = {dtype: np.mean([psnr(zoo.denoise(runner, p.noisy), p.clean, data_range=1.0) for p in pairs])
               for dtype, runner in runners.items()}
     assert scores["float32"] - scores["bfloat16"] <= 0.05
+
+
+def test_zoo_eval_warns_of_random_weights_only_when_there_are_none(capsys):
+    from zoo.cli import main
+
+    assert main(["eval", "mwrcanet-demo", "--data", "synthraw", "--limit", "1"]) == 0
+    assert "random initial weights" not in capsys.readouterr().err  # a pretrained name brings its own
+    assert main(["eval", "mwrcanet", "--data", "synthraw", "--limit", "1"]) == 0
+    assert "warning: no --weights: scoring mwrcanet with random initial weights" in capsys.readouterr().err

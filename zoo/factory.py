@@ -21,6 +21,7 @@ def _build_with(name: str, checkpoint: Checkpoint, source: str, config: dict[str
     # The file's own configuration, with explicitly given keywords on top.
     model = build_model(name, **{**(checkpoint.config or {}), **config})
     load_state_dict_strict(model, checkpoint.state_dict, source)
+    model.zoo_weights = source  # where its weights came from (kept by a pretrained name's model too)
     return model
 
 

@@ -66,9 +66,10 @@ def run(args: argparse.Namespace) -> int:
         from zoo.factory import create_model
         from zoo.infer import TorchRunner
 
-        if args.weights is None:
+        model = create_model(args.model, weights=args.weights)
+        if getattr(model, "zoo_weights", None) is None:  # neither --weights nor a pretrained name
             warnings.warn(f"no --weights: scoring {args.model} with random initial weights", UserWarning, stacklevel=1)
-        runner = TorchRunner(create_model(args.model, weights=args.weights), dtype=args.dtype, device=args.device)
+        runner = TorchRunner(model, dtype=args.dtype, device=args.device)
         print(f"zoo: {args.model} on {runner.device}", file=sys.stderr)
         denoiser = network_denoiser(runner, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap)
     report = evaluate(denoiser, pairs, model=args.model, data=args.data)
