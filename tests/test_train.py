@@ -161,13 +161,37 @@ def test_pseudo_labels_are_kept_and_made_again_when_their_origin_changes(tmp_pat
         return [np.full((16, 16), value["now"], np.float32)]
 
     monkeypatch.setattr(pipeline, "_average", average)
-    first = pipeline._pseudo_pairs("p", noisy, (Path("w1"),))
+    weights = tmp_path / "final.safetensors"
+    weights.write_bytes(b"first training")
+    first = pipeline._pseudo_pairs("p", noisy, (weights,))
     value["now"] = 0.5
-    again = pipeline._pseudo_pairs("p", noisy, (Path("w1"),))  # resumed: the same labels
+    again = pipeline._pseudo_pairs("p", noisy, (weights,))  # resumed: the same labels
     assert made == [0.25] and again.pairs[0].clean[0, 0] == first.pairs[0].clean[0, 0] == 0.25
+    weights.write_bytes(b"the step trained again")  # same path, new weights
     with pytest.warns(RuntimeWarning, match="other weights"):
-        changed = pipeline._pseudo_pairs("p", noisy, (Path("w2"),))
+        changed = pipeline._pseudo_pairs("p", noisy, (weights,))
     assert made == [0.25, 0.5] and changed.pairs[0].clean[0, 0] == 0.5
+
+
+def test_a_step_trained_again_is_scored_again(tmp_path, monkeypatch):
+    from zoo.data.pairs import Pair
+    from zoo.train.distill import DistillConfig, Pipeline
+
+    pipeline = Pipeline(DistillConfig(out=str(tmp_path)))
+    clean = np.full((16, 16), 0.5, np.float32)
+    pipeline.test = [Pair("a", clean + 0.1, clean, raw=True)]
+    denoised = {"now": clean + 0.01}
+    monkeypatch.setattr(pipeline, "_average", lambda weights, pairs, name, ensemble: [denoised["now"]])
+    weights = tmp_path / "final.safetensors"
+    weights.write_bytes(b"first training")
+    pipeline._record("step1", "step one", (weights,))
+    first = json.loads((tmp_path / "results.json").read_text())["step1"]["psnr"]
+    denoised["now"] = clean + 0.001
+    pipeline._record("step1", "step one", (weights,))  # resumed, same weights: the score is kept
+    assert json.loads((tmp_path / "results.json").read_text())["step1"]["psnr"] == first == pytest.approx(40.0, abs=1e-3)
+    weights.write_bytes(b"the step trained again")
+    pipeline._record("step1", "step one", (weights,))
+    assert json.loads((tmp_path / "results.json").read_text())["step1"]["psnr"] == pytest.approx(60.0, abs=1e-3)
 
 
 @pytest.mark.parametrize("step4_share", [1.0, 0.4])

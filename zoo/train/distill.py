@@ -15,16 +15,18 @@ Choices the method left open, made here:
   each network can do, and how the final network is used anyway.
 
 Each step trains in its own run folder, so a stopped pipeline resumes at the step (and the
-checkpoint) where it stopped. Each step's test PSNR/SSIM, single pass and with the x8
-self-ensemble, goes into ``results.json`` and a closing table in the form of the published one.
+checkpoint) where it stopped; delete a step's folder to train it again (its scores, and the
+labels made from it, follow its new weights). Each step's test PSNR/SSIM, single pass and with
+the x8 self-ensemble, goes into ``results.json`` and a closing table in the form of the
+published one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,12 @@ def _score(outputs: list[np.ndarray], ensembled: list[np.ndarray], pairs) -> dic
             "psnr_x8": float(np.mean([psnr(o, p.clean, data_range=1.0) for o, p in zip(ensembled, pairs)]))}
 
 
+def _fingerprint(weights: tuple[Path, ...]) -> list[str]:
+    """The SHA-256 of each weights file. Cached labels and scores are keyed on it, not on the
+    path: a step trained again (its folder deleted) writes new weights under the same path."""
+    return [hashlib.sha256(Path(w).read_bytes()).hexdigest() for w in weights]
+
+
 class Pipeline:
     def __init__(self, cfg: DistillConfig) -> None:
         if len(cfg.steps) != 4 or len(cfg.lrs) != 4:
@@ -96,6 +104,7 @@ class Pipeline:
         self.results_file = self.out / "results.json"
         self.results: dict[str, Any] = json.loads(self.results_file.read_text()) if self.results_file.is_file() else {}
         self._outputs: dict[tuple[Path, str, bool], list[np.ndarray]] = {}
+        self.test: list[Pair] = []  # the test set's pairs, loaded by run()
 
     def _denoise_all(self, weights: Path, pairs, name: str, ensemble: bool) -> list[np.ndarray]:
         """``weights``' outputs on the set ``name``, computed once per pipeline run."""
@@ -134,9 +143,14 @@ class Pipeline:
                                 seed=c.seed + step)
         return train(train_cfg, resume=(run / "last.pt").is_file(), source=source)
 
-    def _record(self, key: str, label: str, outputs: Callable[[bool], list[np.ndarray]], pairs) -> None:
-        if "psnr_x8" not in self.results.get(key, {}):  # scored once: a resumed pipeline does not denoise again
-            self.results[key] = {"label": label, **_score(outputs(False), outputs(True), pairs)}
+    def _record(self, key: str, label: str, weights: tuple[Path, ...]) -> None:
+        """Score ``weights`` (their average for two) on the test set, once per set of weights: a
+        resumed pipeline does not denoise again."""
+        made_by = _fingerprint(weights)
+        if self.results.get(key, {}).get("weights") != made_by:
+            c = self.cfg
+            single, ensembled = (self._average(weights, self.test, c.test, ensemble) for ensemble in (False, True))
+            self.results[key] = {"label": label, **_score(single, ensembled, self.test), "weights": made_by}
             self._save_results()
 
     def _pseudo_pairs(self, name: str, noisy_pairs, made_by: tuple[Path, ...]) -> PairPatches:
@@ -144,7 +158,7 @@ class Pipeline:
         labels are kept in ``name.npz``, so that a resumed step trains on the very same targets,
         and made again when what made them has changed."""
         cache = self.out / f"{name}.npz"
-        origin = json.dumps({"weights": [str(w) for w in made_by], "ensemble": self.cfg.pseudo_ensemble,
+        origin = json.dumps({"weights": _fingerprint(made_by), "ensemble": self.cfg.pseudo_ensemble,
                              "images": [p.name for p in noisy_pairs]})
         labels = None
         if cache.is_file():
@@ -169,19 +183,15 @@ class Pipeline:
         self.out.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.out / "config.json") as tmp:
             tmp.write_text(json.dumps(dataclasses.asdict(c), indent=2) + "\n")
-        test = list(load_data(c.test))
+        self.test = list(load_data(c.test))
         pseudo_inputs = list(load_data(c.pseudo_from))
         base = [open_source(spec) for spec in c.data]
 
-        def outputs(*weights: Path) -> Callable[[bool], list[np.ndarray]]:
-            """The test-set outputs of ``weights`` (their average for two), with or without the x8 ensemble."""
-            return lambda ensemble: self._average(weights, test, c.test, ensemble)
-
         original = self._train("step1-original", c.original, c.original_config, 0)
-        self._record("step1", f"step one ({c.original})", outputs(original), test)
+        self._record("step1", f"step one ({c.original})", (original,))
         siamese = self._train("step2-siamese", c.siamese, c.siamese_config, 1)
-        self._record("step2", f"step two ({c.siamese})", outputs(siamese), test)
-        self._record("average", "average of both", outputs(original, siamese), test)
+        self._record("step2", f"step two ({c.siamese})", (siamese,))
+        self._record("average", "average of both", (original, siamese))
 
         def with_base(pseudo: PairPatches, share: float):
             """``share`` of the patches from ``pseudo``, the rest from the training data."""
@@ -190,11 +200,11 @@ class Pipeline:
         mixture = with_base(self._pseudo_pairs("pseudo-step3", pseudo_inputs, (original, siamese)), c.pseudo_share)
         original3 = self._train("step3-original", c.original, c.original_config, 2, original, mixture)
         siamese3 = self._train("step3-siamese", c.siamese, c.siamese_config, 2, siamese, mixture)
-        self._record("step3", f"step three ({c.siamese}, fine-tuned)", outputs(siamese3), test)
+        self._record("step3", f"step three ({c.siamese}, fine-tuned)", (siamese3,))
 
         both = self._pseudo_pairs("pseudo-step4", pseudo_inputs, (original3, siamese3))
         final = self._train("step4-siamese", c.siamese, c.siamese_config, 3, siamese3, with_base(both, c.step4_pseudo_share))
-        self._record("step4", f"step four ({c.siamese}, final)", outputs(final), test)
+        self._record("step4", f"step four ({c.siamese}, final)", (final,))
         self.results["final_weights"] = str(final)
         self._save_results()
         return self.results
