@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -59,6 +60,13 @@ def test_a_run_killed_part_way_resumes_to_the_same_weights(tmp_path):
     assert all(torch.equal(whole["model"][k], resumed["model"][k]) for k in whole["model"])
     steps_logged = [int(line.split(",")[0]) for line in (killed / "log.csv").read_text().splitlines()[1:]]
     assert steps_logged == sorted(set(steps_logged)) and steps_logged[-1] == 80  # no row twice
+    # The log reads as the uninterrupted run's (a row's loss is the mean since the row before it,
+    # across the kill; its rate is the one its step ran at); only the wall-clock column differs.
+    whole_log, resumed_log = ([line.rsplit(",", 1)[0] for line in (p / "log.csv").read_text().splitlines()]
+                              for p in (tmp_path / "whole", killed))
+    assert resumed_log == whole_log
+    cfg = TrainConfig(model="mwrcanet", out="", steps=80, warmup=8)
+    assert float(whole_log[-1].split(",")[1]) == pytest.approx(cfg.lr * lr_factor(79, cfg))
 
 
 @pytest.mark.skipif(shutil.which("torchrun") is None and not (Path(sys.executable).parent / "torchrun").exists(),
@@ -202,7 +210,7 @@ def test_distill_steps_three_and_four_draw_their_shares_from_the_pseudo_labels(t
     pipeline = Pipeline(DistillConfig(out=str(tmp_path), pseudo_share=0.25, step4_pseudo_share=step4_share))
     sources, labels = {}, {}
 
-    def train(folder, model, config, step, weights=None, source=None):
+    def train(folder, network, step, weights=None, source=None):
         sources[folder] = source
         return tmp_path / folder / "final.safetensors"
 
@@ -219,3 +227,95 @@ def test_distill_steps_three_and_four_draw_their_shares_from_the_pseudo_labels(t
     else:
         assert isinstance(step4, Mixture) and step4.sources[-1] is labels["pseudo-step4"]
         assert step4.weights[-1] == pytest.approx(step4_share)
+
+
+def write_rgb_pairs(folder: Path, count: int = 2, side: int = 48) -> None:
+    rng = np.random.default_rng(0)
+    for kind in ("noisy", "gt"):
+        (folder / kind).mkdir(parents=True)
+    for i in range(count):
+        clean = rng.random((side, side, 3))
+        for kind, image in (("gt", clean), ("noisy", np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1))):
+            cv2.imwrite(str(folder / kind / f"{i}.png"), np.round(image[..., ::-1] * 255).astype(np.uint8))
+
+
+def test_an_srgb_model_trains_on_pairs_and_validates_on_srgb_blocks_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_rgb_pairs(tmp_path / "prs")
+    out = tmp_path / "run"
+    config = '{"in_channels": 3, "widths": [8, 8, 8], "depth": 1}'
+    # "~" as the shell leaves it inside "pairs:~/...".
+    assert main(["train", "mwrcanet", "--config", config, "--data", "pairs:~/prs", "--batch", "1", "--patch", "32",
+                 "--steps", "2", "--val-every", "2", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["val"] == "synthval-srgb"
+    assert float((out / "log.csv").read_text().splitlines()[-1].split(",")[3]) > 10  # validated on sRGB blocks
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--lr", "0"], "lr must be positive"),
+    (["--warmup", "9"], "warmup must be between 0 and steps"),
+    (["--data", "pairs:PRS"], "the model takes 1-channel images, the training data has 3"),
+    (["--data", "synthraw", "--data", "pairs:PRS"], "cannot be mixed"),
+    (["--val", "synthval-srgb"], "the validation data synthval-srgb has 3"),
+    (["--out", "FILE/run"], "cannot make the run folder"),
+])
+def test_training_mistakes_are_one_line_before_any_step(tmp_path, monkeypatch, capsys, extra, message):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    write_rgb_pairs(tmp_path / "prs", count=1)
+    (tmp_path / "file").write_text("")
+    extra = [a.replace("PRS", str(tmp_path / "prs")).replace("FILE", str(tmp_path / "file")) for a in extra]
+    out = ["--out", str(tmp_path / "run")] if "--out" not in extra else []
+    args = ["train", "mwrcanet", *TINY[:-2], "--steps", "4", *out, *extra]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_resuming_with_another_ema_clip_or_starting_point_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "mwrcanet", *TINY, "--steps", "4", "--checkpoint-every", "2", "--out", str(out)]
+    assert main(args) == 0
+    for extra in (["--ema", "0.5"], ["--clip", "0"]):
+        assert main([*args, "--resume", *extra]) == 2
+        assert f"different {extra[0][2:]}" in capsys.readouterr().err
+    zoo.save(zoo.create_model("mwrcanet", widths=[8, 8, 8], depth=1), tmp_path / "w.safetensors")
+    assert main([*args, "--resume", "--weights", str(tmp_path / "w.safetensors")]) == 2
+    assert "different weights" in capsys.readouterr().err
+
+
+TINY_DISTILL = ["--original-config", '{"widths": [8, 8, 8], "depth": 1}', "--siamese-config", '{"widths": [8, 8, 8], "depth": 1}',
+                "--steps", "2,2,1,1", "--batch", "2", "--patch", "32", "--finetune-patch", "64", "--finetune-batch", "1",
+                "--val", "none", "--json"]
+
+
+def test_distill_refuses_other_settings_on_a_run_and_rescores_on_another_test_set(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    out = ["--out", str(tmp_path / "d")]
+    assert main(["distill", *TINY_DISTILL, *out]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["distill", *TINY_DISTILL, "--steps", "3,2,1,1", *out]) == 2
+    assert "other settings (steps)" in capsys.readouterr().err
+    # Scoring a finished run on another set is not a change to its training: scored afresh.
+    assert main(["distill", *TINY_DISTILL, "--test", "synthval", *out]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["step1"]["test"] == "synthval" and again["step1"]["psnr"] != first["step1"]["psnr"]
+    assert again["step1"]["weights"] == first["step1"]["weights"]  # nothing trained again
+
+    # A finished step copied into a new run folder counts only if it was trained the same way.
+    shutil.copytree(tmp_path / "d" / "step1-original", tmp_path / "e" / "step1-original")
+    assert main(["distill", *TINY_DISTILL, "--lrs", "1e-3,2e-4,5e-5,5e-5", "--out", str(tmp_path / "e")]) == 2
+    assert "step1-original was trained with other settings (lr)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--finetune-patch", "100"], "patch must be a multiple of 8"),
+    (["--finetune-patch", "512"], "smaller than the 512-pixel fine-tuning patch"),
+    (["--original-config", "[1]"], "--original-config must be a JSON object"),
+])
+def test_distill_mistakes_fail_before_step_one_trains(tmp_path, capsys, monkeypatch, extra, message):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["distill", *TINY_DISTILL, *extra, "--out", str(tmp_path / "d")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "d" / "step1-original").exists()

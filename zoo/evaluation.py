@@ -18,7 +18,8 @@ from zoo.fileio import atomic_path
 from zoo.metrics import psnr, ssim
 
 DATA_RANGE = 1.0  # every set is normalised to [0, 1]: the challenge's peak
-DATA_KINDS = ("sidd-val:DIR", "siddplus-val:DIR", "sidd-medium:DIR", "sidd-srgb:DIR", "synthraw", "synthsrgb", "synthval")
+DATA_KINDS = ("sidd-val:DIR", "siddplus-val:DIR", "sidd-medium:DIR", "sidd-srgb:DIR", "synthraw", "synthsrgb", "synthval",
+              "synthval-srgb")
 
 Denoiser = Callable[[Pair], np.ndarray]
 
@@ -27,7 +28,7 @@ def load_data(spec: str) -> Sequence[Pair]:
     """The pairs named by ``spec``: ``sidd-val:DIR``, ``siddplus-val:DIR``, ``sidd-medium:DIR``
     (full-size v7.3 images: use tiles), ``sidd-srgb:DIR``, ``synthraw`` or ``synthsrgb``."""
     kind, _, folder = spec.partition(":")
-    if kind in ("synthraw", "synthsrgb", "synthval"):
+    if kind in ("synthraw", "synthsrgb", "synthval", "synthval-srgb"):
         if folder:
             raise ZooError(f"{kind} is built in: give it without a folder")
         from zoo.data.sets import load_set

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from zoo.errors import ZooError
+
 
 def _four(kind):
     def parse(text: str):
@@ -54,7 +56,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help=f"EMA decay in steps three and four (default {d.finetune_ema})")
     parser.add_argument("--pseudo-ensemble", action=argparse.BooleanOptionalAction, default=d.pseudo_ensemble,
                         help="pseudo-labels from each network's x8 self-ensemble (default on)")
-    parser.add_argument("--val", default=d.val, metavar="SPEC", help="validation data of every training step (default synthval)")
+    parser.add_argument("--val", default=d.val, metavar="SPEC",
+                        help="validation data of every training step, or 'none' (default auto: synthval, raw or sRGB)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="pipeline folder (run again to resume)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -64,6 +67,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from zoo.train.distill import DistillConfig, distill, format_results
 
+    for option in ("original_config", "siamese_config"):
+        if not isinstance(getattr(args, option), dict):
+            raise ZooError(f"--{option.replace('_', '-')} must be a JSON object")
     cfg = DistillConfig(out=args.out, original=args.original, siamese=args.siamese,
                         original_config=args.original_config, siamese_config=args.siamese_config,
                         data=args.data or ["synthraw"], pseudo_from=args.pseudo_from, test=args.test,

@@ -34,13 +34,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=d.batch, help=f"patches per step and rank (default {d.batch})")
     parser.add_argument("--patch", type=int, default=d.patch, help=f"patch side, a multiple of 8 (default {d.patch})")
     parser.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr:g})")
-    parser.add_argument("--warmup", type=int, default=d.warmup, help=f"warm-up steps (default {d.warmup})")
+    parser.add_argument("--warmup", type=int, help=f"warm-up steps (default {d.warmup}, at most a tenth of --steps)")
     parser.add_argument("--loss", choices=LOSSES, default=d.loss, help="training loss (default l1)")
     parser.add_argument("--ema", type=float, default=d.ema, help=f"EMA decay (default {d.ema})")
     parser.add_argument("--clip", type=float, default=d.clip, help=f"max gradient norm, 0: off (default {d.clip})")
     parser.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default=d.precision,
                         help="mixed precision on a GPU (default float32)")
-    parser.add_argument("--val", default=d.val, metavar="SPEC", help="validation data, any `zoo eval` set, or 'none' (default synthval)")
+    parser.add_argument("--val", default=d.val, metavar="SPEC",
+                        help="validation data, any `zoo eval` set, or 'none' (default auto: the held-out synthval "
+                        "blocks, raw or sRGB as the model takes)")
     parser.add_argument("--val-every", type=int, default=d.val_every, help=f"steps between validations (default {d.val_every})")
     parser.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every,
                         help=f"steps between checkpoints (default {d.checkpoint_every})")
@@ -55,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         raise ZooError("--config must be a JSON object")
     cfg = TrainConfig(
         model=args.model, out=args.out, model_config=args.config, weights=args.weights, data=args.data or ["synthraw"],
-        steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, warmup=min(args.warmup, args.steps),
+        steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr,
+        # the default warm-up leaves a short run most of its steps to decay in
+        warmup=min(TrainConfig.warmup, args.steps // 10) if args.warmup is None else args.warmup,
         loss=args.loss, ema=args.ema, clip=args.clip, precision=args.precision,
         val=None if args.val == "none" else args.val, val_every=args.val_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed,

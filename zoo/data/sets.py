@@ -44,7 +44,7 @@ TRAIN_IMAGES = (
     "skimage:moon.png", "skimage:coins.png", "skimage:cell.png",
 )
 VALIDATION_IMAGES = ("skimage:ihc.png",)  # held out from training, for choosing checkpoints
-SETS = ("synthraw", "synthsrgb", "synthval")
+SETS = ("synthraw", "synthsrgb", "synthval", "synthval-srgb")
 
 
 def image_path(name: str) -> Path:
@@ -147,11 +147,12 @@ def synth_test_arrays() -> dict[str, np.ndarray]:
 
 def load_set(name: str) -> list[Pair]:
     """``synthraw`` (``(H, W)`` mosaics) or ``synthsrgb`` (``(3, H, W)``), float32 in [0, 1];
-    ``synthval``: raw blocks of the held-out validation images (for training runs)."""
+    ``synthval`` / ``synthval-srgb``: raw / sRGB blocks of the held-out validation images (for
+    training runs)."""
     if name not in SETS:
         raise ZooError(f"unknown built-in set '{name}'; choose from {', '.join(SETS)}")
-    arrays = build_test_arrays(VALIDATION_IMAGES, SEED + 1) if name == "synthval" else synth_test_arrays()
-    prefix = "srgb" if name == "synthsrgb" else "raw"
+    arrays = build_test_arrays(VALIDATION_IMAGES, SEED + 1) if name.startswith("synthval") else synth_test_arrays()
+    prefix = "srgb" if name.endswith("srgb") else "raw"
     pairs = []
     for i, block_name in enumerate(arrays["names"].tolist()):
         noisy, clean = (arrays[f"{prefix}_{kind}"][i].astype(np.float32) / 65535.0 for kind in ("noisy", "clean"))

@@ -96,9 +96,10 @@ def open_source(spec: str) -> Source:
     if kind in ("sidd-medium", "pairs") and folder:
         from zoo.data import sidd
 
+        path = Path(folder).expanduser()  # a shell leaves the ~ of "sidd-medium:~/..." alone
         if kind == "sidd-medium":
-            return PairPatches(sidd.load_sidd_medium(Path(folder)), mosaic=True)
-        return PairPatches(sidd.load_srgb_pairs(Path(folder)), mosaic=False)
+            return PairPatches(sidd.load_sidd_medium(path), mosaic=True)
+        return PairPatches(sidd.load_srgb_pairs(path), mosaic=False)
     raise ZooError(f"unknown training data '{spec}'; use one of {', '.join(DATA_KINDS)}")
 
 

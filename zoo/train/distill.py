@@ -39,7 +39,10 @@ from zoo.errors import ZooError
 from zoo.factory import load
 from zoo.fileio import atomic_path
 from zoo.train.data import Mixture, PairPatches, open_source
-from zoo.train.trainer import TrainConfig, train
+from zoo.train.trainer import TrainConfig, changed_settings, train
+
+# Settings a finished pipeline may be run again with: they change no step's training.
+RERUN_KEYS = ("out", "test", "val")
 
 
 @dataclass
@@ -73,7 +76,7 @@ class DistillConfig:
     # A shorter memory than training's 0.999: over a few hundred steps that would keep most of
     # the starting weights and damp the fine-tuning out.
     finetune_ema: float = 0.99
-    val: str | None = "synthval"
+    val: str | None = "auto"  # every step's validation (see zoo.train.trainer.resolve_validation)
     pseudo_ensemble: bool = True  # pseudo-labels from each network's x8 self-ensemble
     seed: int = 0
 
@@ -101,6 +104,8 @@ class Pipeline:
         if not 0 < cfg.step4_pseudo_share <= 1:
             raise ZooError("step4_pseudo_share must be above 0 and at most 1")
         self.cfg, self.out = cfg, Path(cfg.out)
+        for step, network in enumerate(("original", "siamese", "siamese", "siamese")):
+            self._step_config("", network, step, None).check()  # bad options fail before any step trains
         self.results_file = self.out / "results.json"
         self.results: dict[str, Any] = json.loads(self.results_file.read_text()) if self.results_file.is_file() else {}
         self._outputs: dict[tuple[Path, str, bool], list[np.ndarray]] = {}
@@ -125,32 +130,40 @@ class Pipeline:
         with atomic_path(self.results_file) as tmp:
             tmp.write_text(json.dumps(self.results, indent=2) + "\n")
 
-    def _train(self, folder: str, model: str, config: dict[str, Any], step: int, weights: Path | None = None,
-               source=None) -> Path:
-        """Train one step; returns the weights it hands on (its final EMA weights)."""
-        run = self.out / folder
-        if (run / "final.safetensors").is_file():
-            return run / "final.safetensors"  # done in an earlier invocation
+    def _step_config(self, folder: str, network: str, step: int, weights: Path | None) -> TrainConfig:
+        """The training settings of one of the recipe's four steps (0-3)."""
         c = self.cfg
-        fine_tuning = weights is not None
-        train_cfg = TrainConfig(model=model, out=str(run), model_config=config,
-                                weights=str(weights) if weights else None, data=c.data, steps=c.steps[step],
-                                batch=c.finetune_batch if fine_tuning else c.batch,
-                                patch=c.finetune_patch if fine_tuning else c.patch,
-                                ema=c.finetune_ema if fine_tuning else TrainConfig.ema,
-                                lr=c.lrs[step], warmup=min(100, c.steps[step] // 10),
-                                val=c.val, val_every=max(1, c.steps[step] // 8), checkpoint_every=max(1, c.steps[step] // 8),
-                                seed=c.seed + step)
+        fine_tuning = step >= 2  # steps three and four fine-tune the networks of steps one and two
+        return TrainConfig(model=getattr(c, network), out=str(self.out / folder), model_config=getattr(c, f"{network}_config"),
+                           weights=str(weights) if weights else None, data=c.data, steps=c.steps[step],
+                           batch=c.finetune_batch if fine_tuning else c.batch,
+                           patch=c.finetune_patch if fine_tuning else c.patch,
+                           ema=c.finetune_ema if fine_tuning else TrainConfig.ema,
+                           lr=c.lrs[step], warmup=min(100, c.steps[step] // 10),
+                           val=c.val, val_every=max(1, c.steps[step] // 8), checkpoint_every=max(1, c.steps[step] // 8),
+                           seed=c.seed + step)
+
+    def _train(self, folder: str, network: str, step: int, weights: Path | None = None, source=None) -> Path:
+        """Train one step; returns the weights it hands on (its final EMA weights)."""
+        train_cfg = self._step_config(folder, network, step, weights)
+        run = Path(train_cfg.out)
+        if (run / "final.safetensors").is_file():  # done in an earlier invocation (or copied in)
+            changed = changed_settings(json.loads((run / "config.json").read_text()), train_cfg)
+            if changed:
+                raise ZooError(f"{run} was trained with other settings ({', '.join(changed)}): "
+                               "delete it to train it again, or use another --out")
+            return run / "final.safetensors"
         return train(train_cfg, resume=(run / "last.pt").is_file(), source=source)
 
     def _record(self, key: str, label: str, weights: tuple[Path, ...]) -> None:
         """Score ``weights`` (their average for two) on the test set, once per set of weights: a
         resumed pipeline does not denoise again."""
+        c = self.cfg
         made_by = _fingerprint(weights)
-        if self.results.get(key, {}).get("weights") != made_by:
-            c = self.cfg
+        recorded = self.results.get(key, {})
+        if recorded.get("weights") != made_by or recorded.get("test") != c.test:
             single, ensembled = (self._average(weights, self.test, c.test, ensemble) for ensemble in (False, True))
-            self.results[key] = {"label": label, **_score(single, ensembled, self.test), "weights": made_by}
+            self.results[key] = {"label": label, **_score(single, ensembled, self.test), "test": c.test, "weights": made_by}
             self._save_results()
 
     def _pseudo_pairs(self, name: str, noisy_pairs, made_by: tuple[Path, ...]) -> PairPatches:
@@ -180,16 +193,31 @@ class Pipeline:
         from zoo.evaluation import load_data
 
         c = self.cfg
-        self.out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.out / "config.json") as tmp:
-            tmp.write_text(json.dumps(dataclasses.asdict(c), indent=2) + "\n")
+        settings = json.loads(json.dumps(dataclasses.asdict(c)))
+        config_file = self.out / "config.json"
+        if config_file.is_file():
+            stored = json.loads(config_file.read_text())
+            changed = [k for k in settings if k not in RERUN_KEYS and stored.get(k) != settings[k]]
+            if changed:
+                raise ZooError(f"{self.out} holds a pipeline run with other settings ({', '.join(changed)}): "
+                               "run it with its own settings, or use another --out")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ZooError(f"cannot make the pipeline folder {self.out}: {exc.strerror}") from None
         self.test = list(load_data(c.test))
         pseudo_inputs = list(load_data(c.pseudo_from))
+        small = [p.name for p in pseudo_inputs if min(p.noisy.shape[-2:]) < c.finetune_patch]
+        if small:
+            raise ZooError(f"{c.pseudo_from}: {len(small)} image(s) smaller than the {c.finetune_patch}-pixel "
+                           f"fine-tuning patch (e.g. {small[0]}); lower --finetune-patch")
         base = [open_source(spec) for spec in c.data]
+        with atomic_path(config_file) as tmp:
+            tmp.write_text(json.dumps(settings, indent=2) + "\n")
 
-        original = self._train("step1-original", c.original, c.original_config, 0)
+        original = self._train("step1-original", "original", 0)
         self._record("step1", f"step one ({c.original})", (original,))
-        siamese = self._train("step2-siamese", c.siamese, c.siamese_config, 1)
+        siamese = self._train("step2-siamese", "siamese", 1)
         self._record("step2", f"step two ({c.siamese})", (siamese,))
         self._record("average", "average of both", (original, siamese))
 
@@ -198,12 +226,12 @@ class Pipeline:
             return pseudo if share == 1 else Mixture([*base, pseudo], [(1 - share) / len(base)] * len(base) + [share])
 
         mixture = with_base(self._pseudo_pairs("pseudo-step3", pseudo_inputs, (original, siamese)), c.pseudo_share)
-        original3 = self._train("step3-original", c.original, c.original_config, 2, original, mixture)
-        siamese3 = self._train("step3-siamese", c.siamese, c.siamese_config, 2, siamese, mixture)
+        original3 = self._train("step3-original", "original", 2, original, mixture)
+        siamese3 = self._train("step3-siamese", "siamese", 2, siamese, mixture)
         self._record("step3", f"step three ({c.siamese}, fine-tuned)", (siamese3,))
 
         both = self._pseudo_pairs("pseudo-step4", pseudo_inputs, (original3, siamese3))
-        final = self._train("step4-siamese", c.siamese, c.siamese_config, 3, siamese3, with_base(both, c.step4_pseudo_share))
+        final = self._train("step4-siamese", "siamese", 3, siamese3, with_base(both, c.step4_pseudo_share))
         self._record("step4", f"step four ({c.siamese}, final)", (final,))
         self.results["final_weights"] = str(final)
         self._save_results()

@@ -26,12 +26,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.checkpoint import save
+from zoo.complexity import input_channels
 from zoo.errors import ZooError
 from zoo.factory import create_model
 from zoo.fileio import atomic_path
 from zoo.train.data import Mixture, Source, make_batch, open_source
 
 LOSSES = ("l1", "charbonnier")
+PRECISIONS = ("float32", "bfloat16", "float16")
 LOG_FIELDS = ["step", "lr", "loss", "val_psnr", "val_ssim", "seconds"]
 
 
@@ -53,7 +55,7 @@ class TrainConfig:
     ema: float = 0.999
     clip: float = 1.0  # max gradient norm; 0 turns clipping off
     precision: str = "float32"  # bfloat16 / float16: autocast on a GPU
-    val: str | None = "synthval"  # any `zoo eval` data; None: no validation
+    val: str | None = "auto"  # any `zoo eval` data; auto: see resolve_validation; None: no validation
     val_every: int = 250
     checkpoint_every: int = 250
     log_every: int = 10
@@ -69,6 +71,16 @@ class TrainConfig:
             raise ZooError(f"patch must be a multiple of 8 (the wavelet grid), got {self.patch}")
         if not 0 <= self.ema < 1:
             raise ZooError("ema must be in [0, 1)")
+        if not self.lr > 0:
+            raise ZooError(f"lr must be positive, got {self.lr:g}")
+        if not 0 <= self.min_lr <= self.lr:
+            raise ZooError(f"min_lr must be in [0, lr], got {self.min_lr:g}")
+        if not 0 <= self.warmup <= self.steps:
+            raise ZooError(f"warmup must be between 0 and steps ({self.steps}), got {self.warmup}")
+        if self.clip < 0 or self.weight_decay < 0:
+            raise ZooError("clip and weight_decay must not be negative")
+        if self.precision not in PRECISIONS:
+            raise ZooError(f"unknown precision '{self.precision}'; choose from {', '.join(PRECISIONS)}")
 
 
 class EMA:
@@ -182,12 +194,43 @@ class RunFolder:
             writer.writerows(rows)
 
 
-# Settings that must not change when a run is resumed (the batches and the model depend on them).
-RESUME_KEYS = ("model", "model_config", "data", "batch", "patch", "seed", "loss", "steps", "warmup", "lr")
+# Settings that must not change when a run is resumed: the batches, the model and its updates
+# depend on them. (Validation, logging and checkpoint intervals may change.)
+RESUME_KEYS = ("model", "model_config", "weights", "data", "batch", "patch", "seed", "loss", "steps", "warmup", "lr",
+               "min_lr", "weight_decay", "ema", "clip", "precision")
+# ``val="auto"``: the held-out built-in blocks of the model's kind.
+AUTO_VALIDATION = {1: "synthval", 3: "synthval-srgb"}
+
+
+def training_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`RESUME_KEYS` of a config as ``dataclasses.asdict`` (then JSON) gives it. Of the
+    starting weights only whether there were any counts: a checkpoint holds the weights since."""
+    plain = json.loads(json.dumps(config))
+    return {k: bool(plain.get(k)) if k == "weights" else plain.get(k) for k in RESUME_KEYS}
+
+
+def changed_settings(stored: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    """The training settings in which ``cfg`` differs from a run's ``stored`` config."""
+    old, new = training_settings(stored), training_settings(dataclasses.asdict(cfg))
+    return [k for k in RESUME_KEYS if old[k] != new[k]]
+
+
+def resolve_validation(spec: str | None, channels: int | None) -> str | None:
+    """``auto`` -> ``synthval`` for a raw (1-channel) model, ``synthval-srgb`` for an sRGB one,
+    none for other inputs; any other spec as given."""
+    return AUTO_VALIDATION.get(channels or 0) if spec == "auto" else spec
+
+
+def _channels(image) -> int:
+    return 1 if image.ndim == 2 else int(image.shape[0])
 
 
 def _open_sources(specs: list[str]) -> Source:
     sources = [open_source(spec) for spec in specs]
+    kinds = {spec: source.channels for spec, source in zip(specs, sources)}
+    if len(set(kinds.values())) > 1:
+        raise ZooError("training data of different channel counts cannot be mixed: "
+                       + ", ".join(f"{spec} ({n})" for spec, n in kinds.items()))
     return sources[0] if len(sources) == 1 else Mixture(sources, [1.0] * len(sources))
 
 
@@ -218,6 +261,21 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     data = source or _open_sources(cfg.data)  # bad data fails before the run folder is made
     torch.manual_seed(cfg.seed)  # every rank builds the same initial weights
     model = create_model(cfg.model, weights=cfg.weights, **cfg.model_config)
+    try:
+        channels: int | None = input_channels(model)
+    except ValueError:  # a model whose input the counter cannot tell: checked by its first batch
+        channels = None
+    if channels is not None and data.channels != channels:
+        raise ZooError(f"the model takes {channels}-channel images, the training data has {data.channels}")
+    cfg = dataclasses.replace(cfg, val=resolve_validation(cfg.val, channels))
+    val_pairs = []
+    if ddp.main and cfg.val:  # read, and checked, before the first step
+        from zoo.evaluation import load_data
+
+        val_pairs = list(load_data(cfg.val))
+        if channels is not None and val_pairs and _channels(val_pairs[0].noisy) != channels:
+            raise ZooError(f"the model takes {channels}-channel images, the validation data {cfg.val} has "
+                           f"{_channels(val_pairs[0].noisy)} (choose another --val, or none)")
     model = model.to(device, memory_format=torch.channels_last).train()
     for p in model.parameters():  # 1x1 kernels: their channels_last strides differ from their gradients,
         if p.dim() == 4 and p.shape[-2:] == (1, 1):  # which DDP's gradient buckets would warn about
@@ -227,11 +285,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, cfg))
     scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)
     start, best_psnr = 0, -math.inf
+    losses: list[float] = []  # the training losses since the last log row
+    elapsed = 0.0  # seconds of training before this invocation
 
     if resume and run.last.exists():
         state = torch.load(run.last, map_location=device, weights_only=True)
-        stored = json.loads(state["config"])
-        changed = [k for k in RESUME_KEYS if stored.get(k) != json.loads(json.dumps(dataclasses.asdict(cfg)))[k]]
+        changed = changed_settings(json.loads(state["config"]), cfg)
         if changed:
             raise ZooError(f"cannot resume {run.path} with different {', '.join(changed)}")
         model.load_state_dict(state["model"])
@@ -241,8 +300,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
         scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"].cpu())
         start, best_psnr = int(state["step"]), float(state["best_psnr"])
+        losses, elapsed = list(state.get("log_losses", [])), float(state.get("seconds", 0.0))
     if ddp.main:
-        run.path.mkdir(parents=True, exist_ok=True)
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ZooError(f"cannot make the run folder {run.path}: {exc.strerror}") from None
         with atomic_path(run.config) as tmp:
             tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
     log_rows = run.read_log(up_to=start) if ddp.main else []  # rows after the checkpoint are redone
@@ -251,17 +314,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     if ddp.world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     writer = _tensorboard(run.path) if ddp.main else None
-    if ddp.main and cfg.val:
-        from zoo.evaluation import load_data
-
-        val_pairs = list(load_data(cfg.val))
 
     from tqdm.auto import tqdm
 
     bar = tqdm(total=cfg.steps, initial=start, unit="step", disable=not (progress and ddp.main), desc=cfg.model)
-    losses: list[float] = []
     last_val = math.nan
-    started = time.perf_counter()
+    started = time.perf_counter() - elapsed
     for step in range(start, cfg.steps):
         noisy, clean = make_batch(data, seed=cfg.seed, step=step, rank=ddp.rank, batch=cfg.batch, patch=cfg.patch)
         noisy = noisy.to(device, memory_format=torch.channels_last, non_blocking=True)
@@ -274,6 +332,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
         if cfg.clip > 0:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        lr = optimizer.param_groups[0]["lr"]  # the rate this step ran at (logged below)
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
@@ -284,14 +343,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
 
         row = None
         if done % cfg.log_every == 0 or done == cfg.steps:
-            row = {"step": done, "lr": scheduler.get_last_lr()[0], "loss": sum(losses) / len(losses),
+            row = {"step": done, "lr": lr, "loss": sum(losses) / len(losses),
                    "val_psnr": "", "val_ssim": "", "seconds": round(time.perf_counter() - started, 2)}
             losses = []
         if ddp.main and cfg.val and (done % cfg.val_every == 0 or done == cfg.steps):
             averaged = ema.model(model).eval()
             psnr_value, ssim_value = validate(averaged, val_pairs, cfg.val, device)
             last_val = psnr_value
-            row = row or {"step": done, "lr": scheduler.get_last_lr()[0], "loss": "", "seconds": ""}
+            row = row or {"step": done, "lr": lr, "loss": "", "seconds": ""}
             row.update(val_psnr=round(psnr_value, 4), val_ssim=round(ssim_value, 5))
             if psnr_value > best_psnr:
                 best_psnr = psnr_value
@@ -309,7 +368,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
                 state = {"step": done, "model": model.state_dict(), "ema": ema.shadow,
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                          "scaler": scaler.state_dict(), "rng": torch.get_rng_state(), "best_psnr": best_psnr,
-                         "config": json.dumps(dataclasses.asdict(cfg))}
+                         "config": json.dumps(dataclasses.asdict(cfg)),
+                         # a resumed run's log rows then match an uninterrupted run's
+                         "log_losses": losses, "seconds": time.perf_counter() - started}
                 with atomic_path(run.last) as tmp:
                     torch.save(state, tmp)
                 run.write_log(log_rows)  # the log never runs ahead of the checkpoint it goes with
