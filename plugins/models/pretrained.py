@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from importlib.resources import as_file, files
 
+import torch
 from torch import nn
 
 import zoo
+from zoo.checkpoint import read_checkpoint
 
 # name -> (architecture, weights file); the configuration is stored in the file itself.
 PRETRAINED = {
@@ -22,6 +24,8 @@ def _pretrained(name: str) -> nn.Module:
     with as_file(files("zoo.plugins") / "weights" / file) as path:
         if not path.is_file():
             raise FileNotFoundError(f"{name}: its weights {file} are missing from the installed package")
+        if torch.get_default_device().type == "meta":  # shapes only (zoo list, zoo info): no weights to copy in
+            return zoo.create_model(architecture, **(read_checkpoint(path).config or {}))
         return zoo.create_model(architecture, weights=path)
 
 
