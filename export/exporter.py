@@ -24,6 +24,7 @@ from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
 
 DEFAULT_OPSET = 18
+MIN_OPSET = 18  # torch's exporter writes opset 18 and up; converting down fails on this graph (Pad)
 INPUT_NAME, OUTPUT_NAME = "noisy", "denoised"
 # Traced at a size that is not a multiple of 8, so the graph keeps the padding path (for a size
 # that needs none it pads by zero); checked at two sizes that differ from it and each other.
@@ -121,6 +122,7 @@ def _quiet_exporter() -> Iterator[None]:
 class ExportResult:
     path: Path
     metadata: dict[str, str]
+    opset: int = DEFAULT_OPSET  # of the default ONNX domain, as written in the file
     max_abs_diff: dict[str, float] = field(default_factory=dict)  # per checked input shape
     tolerance: float | None = None
 
@@ -146,6 +148,9 @@ def export_onnx(
     require("onnxscript")  # torch's ONNX exporter needs it
     if batch is not None and batch < 1:
         raise ZooError(f"batch must be positive or dynamic, got {batch}")
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise ZooError(f"opset {opset} is not available: torch's exporter writes {MIN_OPSET} to {newest} here")
     channels = input_channels(model)
     wrapper = prepare_for_export(model, fp16)
     example = torch.rand(batch or 2, channels, *EXAMPLE_SIZE, generator=torch.Generator().manual_seed(0))
@@ -160,6 +165,9 @@ def export_onnx(
     except Exception as exc:
         raise ZooError(f"ONNX export failed: {type(exc).__name__}: {first_line(exc)[:300]}") from exc
     proto = program.model_proto
+    written = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if written != opset:  # never hand on a file that is not what was asked for
+        raise ZooError(f"asked for opset {opset}, the exporter wrote {written}")
     metadata = model_metadata(model, fp16)
     onnx.helper.set_model_props(proto, metadata)
     proto.producer_name, proto.producer_version = "zoo", __version__
@@ -168,9 +176,12 @@ def export_onnx(
     except onnx.checker.ValidationError as exc:
         raise ZooError(f"the exported graph fails onnx.checker: {first_line(exc)}") from exc
     target = Path(path)
-    with atomic_path(target) as tmp:
-        onnx.save_model(proto, str(tmp))
-    result = ExportResult(target, metadata)
+    try:
+        with atomic_path(target) as tmp:
+            onnx.save_model(proto, str(tmp))
+    except OSError as exc:  # a folder in the way, a file where a folder should be, a full disk
+        raise ZooError(f"cannot write {target}: {first_line(exc)}") from None
+    result = ExportResult(target, metadata, opset=written)
     if check:
         result.tolerance = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
         result.max_abs_diff = compare_with_torch(target, model, batch=batch or 2)

@@ -108,9 +108,32 @@ def test_export_writes_atomically(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(onnx, "save_model", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(zoo.ZooError, match="cannot write .*m.onnx: disk full"):  # one line, not a traceback
         export_onnx(small("mwresnet"), target, check=False)
     assert target.read_bytes() == b"the old file" and [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--opset", "17"], "opset 17 is not available: torch's exporter writes 18 to"),
+    (["-o", "FOLDER"], "is a folder: give a file name"),
+    (["-o", "FILE/m.onnx"], "cannot write"),
+])
+def test_export_mistakes_are_one_line(tmp_path, capsys, args, message):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("")
+    args = [a.replace("FOLDER", str(tmp_path / "folder")).replace("FILE", str(tmp_path / "file")) for a in args]
+    config = ["--weights", str(zoo.save(small("mwresnet"), tmp_path / "w.safetensors"))]
+    out = [] if "-o" in args else ["-o", str(tmp_path / "m.onnx")]
+    assert main(["export", "mwresnet", *config, "--no-check", *out, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("zoo: error") == 1
+
+
+def test_the_opset_asked_for_is_the_opset_written_and_reported(tmp_path, capsys):
+    config = ["--weights", str(zoo.save(small("mwresnet"), tmp_path / "w.safetensors"))]
+    assert main(["export", "mwresnet", *config, "--opset", "20", "-o", str(tmp_path / "m.onnx"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["opset"] == 20
+    assert [o.version for o in onnx.load(tmp_path / "m.onnx").opset_import if o.domain in ("", "ai.onnx")] == [20]
 
 
 def test_corrupt_or_missing_file_is_a_clear_error(tmp_path, capsys):

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from zoo.export import export_onnx
 
     output = Path(args.output or f"{args.model}{'-fp16' if args.fp16 else ''}.onnx")
+    if output.is_dir():
+        raise ZooError(f"{output} is a folder: give a file name (-o FILE.onnx)")
     if output.exists() and not args.force:
         raise ZooError(f"{output} exists (use --force to overwrite)")
     model = create_model(args.model, weights=args.weights)
@@ -58,11 +60,11 @@ def run(args: argparse.Namespace) -> int:
     result = export_onnx(model, output, opset=args.opset, fp16=args.fp16, batch=args.batch, check=args.check)
     size_mb = output.stat().st_size / 1e6
     if args.json:
-        print(json.dumps({"path": str(output), "size_mb": round(size_mb, 2), "opset": args.opset,
+        print(json.dumps({"path": str(output), "size_mb": round(size_mb, 2), "opset": result.opset,
                           "batch": args.batch or "dynamic", "metadata": result.metadata,
                           "max_abs_diff": result.max_abs_diff, "tolerance": result.tolerance}, indent=2))
         return 0
-    print(f"wrote {output} ({size_mb:.1f} MB, opset {args.opset}, batch {args.batch or 'dynamic'}, "
+    print(f"wrote {output} ({size_mb:.1f} MB, opset {result.opset}, batch {args.batch or 'dynamic'}, "
           f"{result.metadata['zoo.precision']})")
     if result.max_abs_diff:
         diffs = ", ".join(f"{diff:.1e} at {shape}" for shape, diff in result.max_abs_diff.items())
