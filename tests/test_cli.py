@@ -75,6 +75,7 @@ def test_info_reads_the_config_from_a_weights_file(capsys, tmp_path):
     [
         (["info", "mwrcanett"], "unknown model 'mwrcanett'; did you mean 'mwrcanet'"),
         (["info", "mwrcanet", "--weights", "/nonexistent.safetensors"], "weights file not found"),
+        (["info", "mwrcanet", "--size", "0"], "--size must be positive"),
     ],
 )
 def test_user_mistakes_print_one_line_and_exit_2(capsys, args, message):

@@ -98,6 +98,12 @@ def test_user_mistakes_are_one_line(tmp_path, weights, capsys):
     assert main(["denoise", "mwrcanet", str(a), str(b), "-o", str(blocker)]) == 2
     assert capsys.readouterr().err.strip().endswith("with several inputs -o must be a folder")
     assert main(["denoise", "nosuchmodel", str(a), "-o", str(tmp_path / "o.npy")]) == 2
+    capsys.readouterr()
+    # An output name that cannot be written is refused before any image is denoised.
+    for name in ("result", "result.jpg"):
+        assert main(["denoise", "mwrcanet", "--weights", str(weights), str(a), "-o", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "unknown image suffix" in err and " on cpu" not in err
 
 
 def test_any_failure_on_one_image_lets_the_others_finish(tmp_path, weights, capsys, monkeypatch):

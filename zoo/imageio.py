@@ -93,6 +93,16 @@ def read_image(path: str | os.PathLike[str]) -> Image:
         raise ZooError(f"cannot read {file}: {first_line(exc)}") from exc
 
 
+def check_writable(path: str | os.PathLike[str]) -> str:
+    """The format ``path``'s suffix names (``png``, ``tiff``, ``npy``), or a :class:`ZooError`."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in _SUFFIXES:
+        hint = "; camera raw formats are read-only" if suffix in RAW_SUFFIXES else ""
+        raise ZooError(f"cannot write {file}: unknown image suffix {suffix or '(none)'!r}; expected {_WRITABLE}{hint}")
+    return _SUFFIXES[suffix]
+
+
 def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> Path:
     """Write ``data`` (float, [0, 1], clipped; layout as ``Image.data``) to ``path`` at ``like``'s depth.
 
@@ -101,11 +111,7 @@ def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> 
     TIFF and 16-bit PNG; ``.npy`` keeps an ``.npy`` input's dtype and is float32 for camera raw.
     """
     file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix not in _SUFFIXES:
-        hint = "; camera raw formats are read-only" if suffix in RAW_SUFFIXES else ""
-        raise ZooError(f"cannot write {file}: unknown image suffix {suffix or '(none)'!r}; expected {_WRITABLE}{hint}")
-    fmt = _SUFFIXES[suffix]
+    fmt = check_writable(file)
     array = np.asarray(data)
     if not np.issubdtype(array.dtype, np.floating):
         raise ZooError(f"cannot write {file}: expected float data in [0, 1], got dtype {array.dtype}")

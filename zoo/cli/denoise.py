@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], label: str) -> int:
     """Denoise every input into its output with the runner ``make_runner`` builds once the
     arguments are found sound; a failed image is reported and the rest go on."""
-    from zoo.imageio import RAW_SUFFIXES, read_image, write_image  # image libraries load only for this command
+    from zoo.imageio import RAW_SUFFIXES, check_writable, read_image, write_image  # image libraries load only for this command
 
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
@@ -74,6 +74,8 @@ def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], l
     if args.tile is not None:
         check_tiling(args.tile, args.overlap)
     targets = [output_path(source, output, to_folder, args.format, source.suffix.lower() in RAW_SUFFIXES) for source in inputs]
+    for target in targets:  # before any work: a bad output name would fail only after denoising
+        check_writable(target)
     clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
     if clashes:
         raise ZooError(f"several inputs would be written to {clashes[0]}: give inputs distinct names or one at a time")

@@ -9,6 +9,7 @@ import torch
 
 from zoo.cli.table import format_table
 from zoo.complexity import count_parameters, input_channels, stage_summary
+from zoo.errors import ZooError
 from zoo.factory import create_model
 from zoo.registry import MODELS
 
@@ -27,6 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.size < 1:
+        raise ZooError(f"--size must be positive, got {args.size}")
     plugin = MODELS.plugin(args.name)
     if args.weights:
         model = create_model(args.name, weights=args.weights)
