@@ -122,6 +122,21 @@ def test_eval_cli_on_synthraw_scores_as_computed_here(tmp_path, weights, capsys)
     assert [r["name"] for r in rows] == [p.name for p in pairs] and float(rows[0]["ssim"]) == pytest.approx(report["images"][0]["ssim"])
 
 
+def test_eval_json_is_strict_json_when_a_psnr_is_infinite(tmp_path, weights, capsys):
+    image = np.random.default_rng(0).random((3, 24, 24)).astype(np.float32)
+    for kind in ("noisy", "gt"):  # a sanity-check folder: the noisy image is the ground truth
+        (tmp_path / "srgb" / kind).mkdir(parents=True)
+        np.save(tmp_path / "srgb" / kind / "a.npy", image)
+    srgb = zoo.save(zoo.create_model("mwrcanet", in_channels=3, **SMALL), tmp_path / "srgb.safetensors")
+    assert main(["eval", "mwrcanet", "--weights", str(srgb), "--data", f"sidd-srgb:{tmp_path / 'srgb'}", "--json"]) == 0
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    report = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert report["images"][0]["noisy_psnr"] is None and report["images"][0]["psnr"] > 0
+
+
 def test_eval_on_sidd_validation_files_reproduces_the_protocol(tmp_path, weights, capsys):
     rng = np.random.default_rng(0)
     clean = rng.random((2, 3, 32, 32), dtype=np.float32)

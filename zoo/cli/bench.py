@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 
 from zoo.bench import BACKENDS, DEFAULT_BACKENDS, format_report, plot_throughput, run_benchmark
+from zoo.cli.jsonout import to_json
 from zoo.factory import create_model
 from zoo.errors import ZooError
 from zoo.infer import DEFAULT_OVERLAP
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         model, size=args.size, batch=args.batch, backends=[b.strip() for b in args.backends.split(",") if b.strip()],
         dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, warmup=args.warmup, runs=args.runs, device=args.device,
     )
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    print(to_json(report) if args.json else format_report(report))
     if args.plot:
         try:
             plot_throughput([report], args.plot)

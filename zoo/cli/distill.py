@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from zoo.cli.jsonout import to_json
 from zoo.errors import ZooError
 
 
@@ -79,6 +80,6 @@ def run(args: argparse.Namespace) -> int:
                         finetune_batch=args.finetune_batch, finetune_patch=args.finetune_patch,
                         finetune_ema=args.finetune_ema, pseudo_ensemble=args.pseudo_ensemble, seed=args.seed)
     results = distill(cfg)
-    print(json.dumps(results, indent=2) if args.json else format_results(results))
+    print(to_json(results) if args.json else format_results(results))
     print(f"zoo: final weights {results['final_weights']}", file=sys.stderr)
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from zoo.cli.jsonout import to_json
 from zoo.cli.table import format_table
 from zoo.errors import ZooError
 from zoo.infer import DEFAULT_OVERLAP, DEFAULT_TILE, DTYPES
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         report.write_csv(args.csv)
     summary = report.summary()
     if args.json:
-        print(json.dumps({"summary": summary, "images": [asdict(s) for s in report.images]}, indent=2))
+        print(to_json({"summary": summary, "images": [asdict(s) for s in report.images]}))
         return 0
     rows = [[summary["model"], summary["data"], summary["images"], f"{summary['psnr']:.2f}", f"{summary['ssim']:.4f}",
              f"{summary['noisy_psnr']:.2f}", f"{summary['noisy_ssim']:.4f}", f"{summary['seconds_per_megapixel']:.2f}"]]

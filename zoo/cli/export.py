@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from zoo.cli.jsonout import to_json
 from zoo.errors import ZooError
 from zoo.factory import create_model
 
@@ -60,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
     result = export_onnx(model, output, opset=args.opset, fp16=args.fp16, batch=args.batch, check=args.check)
     size_mb = output.stat().st_size / 1e6
     if args.json:
-        print(json.dumps({"path": str(output), "size_mb": round(size_mb, 2), "opset": result.opset,
+        print(to_json({"path": str(output), "size_mb": round(size_mb, 2), "opset": result.opset,
                           "batch": args.batch or "dynamic", "metadata": result.metadata,
-                          "max_abs_diff": result.max_abs_diff, "tolerance": result.tolerance}, indent=2))
+                          "max_abs_diff": result.max_abs_diff, "tolerance": result.tolerance}))
         return 0
     print(f"wrote {output} ({size_mb:.1f} MB, opset {result.opset}, batch {args.batch or 'dynamic'}, "
           f"{result.metadata['zoo.precision']})")

@@ -7,6 +7,7 @@ import json
 
 import torch
 
+from zoo.cli.jsonout import to_json
 from zoo.cli.table import format_table
 from zoo.complexity import count_parameters, input_channels, stage_summary
 from zoo.errors import ZooError
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                     "gmacs": s.macs / 1e9} for s in stages],
     }
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(to_json(info))
         return 0
     print(f"{args.name}  ({plugin.target}, from '{plugin.distribution}')")
     print(f"config: {json.dumps(model.zoo_config)}")

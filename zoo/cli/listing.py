@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 import torch
 
+from zoo.cli.jsonout import to_json
 from zoo.cli.table import format_table
 from zoo.complexity import count_parameters, input_channels, macs_per_megapixel
 from zoo.registry import BLOCKS, MODELS, Plugin, build_model
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     registry, describe = (BLOCKS, describe_block) if args.blocks else (MODELS, describe_model)
     rows = [describe(plugin) for plugin in registry.plugins(args.pattern)]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(to_json(rows))
         return 0
     if not rows:
         print(f"no {registry.kind} matches '{args.pattern}'")
