@@ -24,6 +24,8 @@ def _private_cache(tmp_path, monkeypatch):
 def test_demo_models_are_registered_trained_networks(name, architecture):
     model = zoo.create_model(name)
     assert model.zoo_name == name and model.size_multiple == 8
+    assert model.zoo_architecture["model"] == architecture  # what it is built as, for zoo info
+    assert model.zoo_architecture["config"]["widths"] == [32, 48, 64]
     assert sum(p.numel() for p in model.parameters()) < 2_000_000  # small: a few MB in the package
     untrained = zoo.create_model(architecture, widths=(32, 48, 64), depth=3 if architecture == "mwrcanet" else 2)
     assert untrained.state_dict().keys() == model.state_dict().keys()

@@ -239,6 +239,9 @@ def build_model(name: str, **config: Any) -> nn.Module:
         raise ZooError(f"cannot build model '{name}' with {resolved}: {exc}") from exc
     if not isinstance(model, nn.Module):
         raise BrokenPluginError(f"model '{name}' factory returned {type(model).__name__}, not an nn.Module")
+    inner = getattr(model, "zoo_name", None)
+    if inner is not None and inner != name:  # a named configuration of another model (e.g. a pretrained one)
+        model.zoo_architecture = {"model": inner, "config": model.zoo_config}
     model.zoo_name = name
     model.zoo_config = resolved
     return model

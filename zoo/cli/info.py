@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         "distribution": plugin.distribution,
         "object": plugin.target,
         "config": model.zoo_config,
+        "architecture": getattr(model, "zoo_architecture", {"model": args.name, "config": model.zoo_config}),
         "parameters": count_parameters(model),
         "input_shape": list(shape),
         "gmacs": sum(s.macs for s in stages) / 1e9,
@@ -56,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{args.name}  ({plugin.target}, from '{plugin.distribution}')")
     print(f"config: {json.dumps(model.zoo_config)}")
+    if hasattr(model, "zoo_architecture"):
+        built = model.zoo_architecture
+        print(f"built as: {built['model']} {json.dumps(built['config'])}")
     print(f"parameters: {info['parameters']:,}   GMACs at {args.size}x{args.size}: {info['gmacs']:.1f}\n")
     rows = [[s.name, s.kind, f"{s.parameters:,}", "x".join(map(str, s.output_shape[1:])), f"{s.macs / 1e9:.2f}"] for s in stages]
     print(format_table(["stage", "module", "params", "output (CxHxW)", "GMACs"], rows, right=(2, 4)))
