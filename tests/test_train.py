@@ -319,3 +319,44 @@ def test_distill_mistakes_fail_before_step_one_trains(tmp_path, capsys, monkeypa
     assert main(["distill", *TINY_DISTILL, *extra, "--out", str(tmp_path / "d")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "d" / "step1-original").exists()
+
+
+def test_sidd_medium_patches_are_windows_read_from_the_files(tmp_path, monkeypatch):
+    from test_sidd import scene, write_v5
+
+    from zoo.data import sidd
+    from zoo.train.data import PairPatches, ScenePatches, open_source
+
+    rng = np.random.default_rng(3)
+    for number, shape in (("0001", (40, 56)), ("0002", (48, 36))):
+        clean = rng.random(shape)
+        scene(tmp_path / "medium", f"{number}_001_S6_00100_00060_3200_L", number,
+              np.clip(clean + rng.normal(0, 0.03, shape), 0, 1), clean)
+    source = open_source(f"sidd-medium:{tmp_path / 'medium'}")
+    assert isinstance(source, ScenePatches)
+    # The very patches a crop of the whole images gives, for the same draws.
+    whole = PairPatches(sidd.load_sidd_medium(tmp_path / "medium"), mosaic=True)
+    for seed in range(6):
+        got, expected = source.sample(np.random.default_rng(seed), 16), whole.sample(np.random.default_rng(seed), 16)
+        assert all(np.array_equal(a, b) and a.dtype == np.float32 for a, b in zip(got, expected))
+
+    read = sidd.read_mat_array
+
+    def windows_only(file, variable, layout=None, window=None):
+        assert window is not None and window[2:] == (16, 16), "a whole image was read"
+        return read(file, variable, layout, window)
+
+    monkeypatch.setattr(sidd, "read_mat_array", windows_only)
+    for seed in range(6):
+        source.sample(np.random.default_rng(seed), 16)
+    # MATLAB v5 files (a re-saved scene) are read whole, then cut: the same windows.
+    v5 = tmp_path / "v5" / "0003_001_S6_00100_00060_3200_L"
+    v5.mkdir(parents=True)
+    image = rng.random((24, 32))
+    write_v5(v5 / "0003_NOISY_RAW_010.MAT", "x", image)
+    write_v5(v5 / "0003_GT_RAW_010.MAT", "x", image)
+    monkeypatch.setattr(sidd, "read_mat_array", read)
+    noisy, _ = open_source(f"sidd-medium:{tmp_path / 'v5'}").sample(np.random.default_rng(0), 8)
+    top, left = next((t, l) for t in range(0, 17, 2) for l in range(0, 25, 2)
+                     if np.array_equal(noisy[0], image[t:t + 8, l:l + 8].astype(np.float32)))
+    assert top % 2 == 0 and left % 2 == 0

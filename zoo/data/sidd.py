@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,10 +115,47 @@ def read_siddplus_val_blocks(folder: str | os.PathLike[str]) -> Blocks:
     return Blocks(noisy, clean, tuple((None, b) for b in range(noisy.shape[0])))
 
 
+@dataclass(frozen=True)
+class MediumScene:
+    """One SIDD-Medium raw pair on disk, read whole (:meth:`read`) or a window at a time
+    (:meth:`window`: training patches, without the full-size image in memory)."""
+
+    name: str
+    noisy_file: Path
+    clean_file: Path
+
+    def shape(self) -> tuple[int, int]:
+        """``(H, W)``, from the files' headers; both files must agree."""
+        shapes = [mat_array_shape(f, SIDD_MEDIUM_VARIABLE) for f in (self.noisy_file, self.clean_file)]
+        for file, shape in zip((self.noisy_file, self.clean_file), shapes):
+            if len(shape) != 2:
+                raise ZooError(f"{file}: variable '{SIDD_MEDIUM_VARIABLE}' has shape {shape}, expected {IMAGE_LAYOUT}")
+        if shapes[0] != shapes[1]:
+            raise ZooError(f"{self.noisy_file.name} and {self.clean_file.name} differ in shape: {shapes[0]} vs {shapes[1]}")
+        return shapes[0][0], shapes[0][1]
+
+    def window(self, window: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Noisy and clean ``(H, W)`` float32, whole or the ``window`` (top, left, height, width)."""
+        noisy, clean = (_normalised(read_mat_array(f, SIDD_MEDIUM_VARIABLE, IMAGE_LAYOUT, window), f, SIDD_MEDIUM_VARIABLE)
+                        for f in (self.noisy_file, self.clean_file))
+        if noisy.shape != clean.shape:
+            raise ZooError(f"{self.noisy_file.name} and {self.clean_file.name} differ in shape: {noisy.shape} vs {clean.shape}")
+        return noisy, clean
+
+    def read(self) -> Pair:
+        return Pair(self.name, *self.window(), raw=True)
+
+
 def load_sidd_medium(folder_or_file: str | os.PathLike[str]) -> Sequence[Pair]:
-    """SIDD-Medium raw pairs: every ``*NOISY*.MAT`` under a folder (recursively) with the
-    ``*GT*.MAT`` beside it, or the one pair of a given NOISY (or GT) file. Named by the noisy
-    file's name without ``NOISY`` (``0001_RAW_010``), read on access as ``(H, W)`` float32."""
+    """SIDD-Medium raw pairs (see :func:`sidd_medium_scenes`), read on access as ``(H, W)`` float32."""
+    scenes = sidd_medium_scenes(folder_or_file)
+    return LazyPairs([scene.name for scene in scenes], lambda i: scenes[i].read())
+
+
+def sidd_medium_scenes(folder_or_file: str | os.PathLike[str]) -> list[MediumScene]:
+    """Every ``*NOISY*.MAT`` under a folder (recursively) with the ``*GT*.MAT`` beside it, or the
+    one pair of a given NOISY (or GT) file. Named by the noisy file's name without ``NOISY``
+    (``0001_RAW_010``). Nothing is read but the folder listing."""
     path = Path(folder_or_file)
     if path.is_dir():
         noisy_files = sorted(p for p in path.rglob("*") if _is_mat(p) and _NOISY_TOKEN.search(p.stem))
@@ -135,18 +172,7 @@ def load_sidd_medium(folder_or_file: str | os.PathLike[str]) -> Sequence[Pair]:
     files = [(noisy, _counterpart(noisy, _NOISY_TOKEN, "GT")) for noisy in noisy_files]
     names = [_NOISY_TOKEN.sub("", noisy.stem).replace("__", "_").strip("_") for noisy in noisy_files]
     _check_unique(names, noisy_files)
-
-    def read(i: int) -> Pair:
-        noisy_file, clean_file = files[i]
-        noisy = _normalised(read_mat_array(noisy_file, SIDD_MEDIUM_VARIABLE, IMAGE_LAYOUT), noisy_file,
-                            SIDD_MEDIUM_VARIABLE)
-        clean = _normalised(read_mat_array(clean_file, SIDD_MEDIUM_VARIABLE, IMAGE_LAYOUT), clean_file,
-                            SIDD_MEDIUM_VARIABLE)
-        if noisy.shape != clean.shape:
-            raise ZooError(f"{noisy_file.name} and {clean_file.name} differ in shape: {noisy.shape} vs {clean.shape}")
-        return Pair(names[i], noisy, clean, raw=True)
-
-    return LazyPairs(names, read)
+    return [MediumScene(name, noisy, clean) for name, (noisy, clean) in zip(names, files)]
 
 
 def load_srgb_pairs(folder: str | os.PathLike[str]) -> Sequence[Pair]:
@@ -186,24 +212,65 @@ def load_srgb_pairs(folder: str | os.PathLike[str]) -> Sequence[Pair]:
     return LazyPairs(names, read)
 
 
-def read_mat_array(file: str | os.PathLike[str], variable: str, layout: Layout | None = None) -> np.ndarray:
+#: ``(top, left, height, width)`` of a 2-D array, in MATLAB's axis order.
+Window = tuple[int, int, int, int]
+
+
+def read_mat_array(file: str | os.PathLike[str], variable: str, layout: Layout | None = None,
+                   window: Window | None = None) -> np.ndarray:
     """One real numeric array from a MATLAB v5 or v7.3 file, in MATLAB's axis order, as stored.
 
-    ``layout`` checks the number of axes and words the errors.
+    ``layout`` checks the number of axes and words the errors. ``window`` reads only that part
+    of a 2-D array: from a v7.3 (HDF5) file nothing else is read; a v5 file is read whole.
     """
-    path = Path(file)
-    if not path.is_file():
-        raise ZooError(f"file not found: {path}")
-    if path.stat().st_size == 0:
-        raise ZooError(f"{path}: the file is empty")
+    path = _existing(file)
     import h5py  # only for v7.3 files; h5py finds the HDF5 signature after MATLAB's 512-byte header
 
-    array = _read_hdf5(path, variable, layout) if h5py.is_hdf5(path) else _read_v5(path, variable, layout)
+    if h5py.is_hdf5(path):
+        array = _read_hdf5(path, variable, layout, window)
+    else:
+        array = _read_v5(path, variable, layout)
+        if window is not None and array.ndim == 2:
+            top, left, height, width = window
+            array = array[top:top + height, left:left + width]
     if layout is not None and array.ndim != len(layout.axes):
         raise ZooError(f"{path}: variable '{variable}' has shape {array.shape}, expected {layout}")
     if array.size == 0:
         raise ZooError(f"{path}: variable '{variable}' is empty (shape {array.shape})")
     return array
+
+
+def mat_array_shape(file: str | os.PathLike[str], variable: str) -> tuple[int, ...]:
+    """The shape of ``variable`` in MATLAB's axis order, without reading its values."""
+    path = _existing(file)
+    import h5py
+
+    if not h5py.is_hdf5(path):
+        import scipy.io
+
+        try:
+            shapes = {name: shape for name, shape, _ in scipy.io.whosmat(path)}
+        except Exception as exc:  # foreign or damaged bytes
+            raise ZooError(f"{path}: not a readable MATLAB file ({first_line(exc)})") from exc
+        if variable not in shapes:
+            raise ZooError(f"{path}: expected variable '{variable}', found {_listing(shapes)}")
+        return tuple(shapes[variable])
+    try:
+        with h5py.File(path, "r") as handle:
+            return tuple(reversed(_hdf5_variable(handle, path, variable, None).shape))
+    except ZooError:
+        raise
+    except Exception as exc:
+        raise ZooError(f"{path}: truncated or corrupt MATLAB v7.3 (HDF5) file ({first_line(exc)})") from exc
+
+
+def _existing(file: str | os.PathLike[str]) -> Path:
+    path = Path(file)
+    if not path.is_file():
+        raise ZooError(f"file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ZooError(f"{path}: the file is empty")
+    return path
 
 
 def _read_block_files(folder: str | os.PathLike[str], names: tuple[str, str], layout: Layout,
@@ -259,26 +326,42 @@ def _read_v5(path: Path, variable: str, layout: Layout | None) -> np.ndarray:
     return _numeric(np.asarray(array), path, variable, classes[variable])
 
 
-def _read_hdf5(path: Path, variable: str, layout: Layout | None) -> np.ndarray:
+def _matlab_class(node) -> str:
+    value = node.attrs.get("MATLAB_class", b"?")
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _hdf5_variable(handle, path: Path, variable: str, layout: Layout | None):
+    """The dataset of a numeric MATLAB variable in an open v7.3 file."""
+    import h5py
+
+    names = [name for name in handle if name not in _HDF5_INTERNAL]
+    if variable not in names:
+        raise ZooError(f"{path}: expected variable '{variable}'{_of(layout)}, found {_listing(names)}")
+    dataset = handle[variable]
+    if not isinstance(dataset, h5py.Dataset) or dataset.attrs.get("MATLAB_empty", 0):
+        raise ZooError(f"{path}: variable '{variable}' is a MATLAB {_matlab_class(dataset)}, expected a numeric array")
+    return dataset
+
+
+def _read_hdf5(path: Path, variable: str, layout: Layout | None, window: Window | None = None) -> np.ndarray:
     import h5py
 
     try:
         with h5py.File(path, "r") as handle:
-            names = {name: handle[name].attrs.get("MATLAB_class", b"?") for name in handle
-                     if name not in _HDF5_INTERNAL}
-            if variable not in names:
-                raise ZooError(f"{path}: expected variable '{variable}'{_of(layout)}, found {_listing(names)}")
-            dataset = handle[variable]
-            matlab_class = names[variable]
-            matlab_class = matlab_class.decode() if isinstance(matlab_class, bytes) else str(matlab_class)
-            if not isinstance(dataset, h5py.Dataset) or dataset.attrs.get("MATLAB_empty", 0):
-                raise ZooError(f"{path}: variable '{variable}' is a MATLAB {matlab_class}, expected a numeric array")
-            stored = dataset[()]
+            dataset = _hdf5_variable(handle, path, variable, layout)
+            matlab_class = _matlab_class(dataset)
+            # MATLAB writes its column-major arrays as they lie in memory, so HDF5 sees the axes
+            # reversed: a window (top, left, height, width) is [left:..., top:...] there.
+            if window is not None and dataset.ndim == 2:
+                top, left, height, width = window
+                stored = dataset[left:left + width, top:top + height]
+            else:
+                stored = dataset[()]
     except ZooError:
         raise
     except Exception as exc:  # h5py raises OSError (and others) for truncated or damaged files
         raise ZooError(f"{path}: truncated or corrupt MATLAB v7.3 (HDF5) file ({first_line(exc)})") from exc
-    # MATLAB writes its column-major arrays as they lie in memory, so HDF5 sees the axes reversed.
     return _numeric(np.asarray(stored).T, path, variable, matlab_class)
 
 
@@ -348,7 +431,7 @@ def _of(layout: Layout | None) -> str:
     return f" of {layout}" if layout else ""
 
 
-def _listing(variables: dict[str, object]) -> str:
+def _listing(variables: Collection[str]) -> str:
     return ", ".join(f"'{name}'" for name in variables) if variables else "no variables (truncated?)"
 
 

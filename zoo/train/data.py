@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -13,6 +13,9 @@ import torch
 from zoo.data.pairs import Pair
 from zoo.errors import ZooError
 from zoo.infer.ensemble import TRANSFORMS
+
+if TYPE_CHECKING:
+    from zoo.data.sidd import MediumScene
 
 DATA_KINDS = ("synthraw", "sidd-medium:DIR", "pairs:DIR")
 
@@ -77,6 +80,29 @@ class PairPatches:
         return noisy[window].astype(np.float32), clean[window].astype(np.float32)
 
 
+class ScenePatches:
+    """Random patches of SIDD-Medium raw scenes, each read from its two files as a window, at even
+    offsets (the Bayer phase is kept). The full-size images never sit in memory (SIDD-Medium's
+    320 scenes are about 40 GB as float32, per training process); the OS page cache keeps the
+    files that are read often."""
+
+    channels = 1
+
+    def __init__(self, scenes: Sequence[MediumScene]) -> None:
+        if not len(scenes):
+            raise ZooError("no training pairs found")
+        self.scenes = scenes
+        self._shapes: dict[int, tuple[int, int]] = {}
+
+    def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
+        index = int(rng.integers(len(self.scenes)))  # drawn as PairPatches draws: the same patches
+        if index not in self._shapes:
+            self._shapes[index] = self.scenes[index].shape()
+        top, left = _crop(rng, *self._shapes[index], patch, even=True)
+        noisy, clean = self.scenes[index].window((top, left, patch, patch))
+        return noisy[None], clean[None]
+
+
 class Mixture:
     """Patches from several sources, each drawn with its weight (distillation's extra pairs)."""
 
@@ -98,7 +124,7 @@ def open_source(spec: str) -> Source:
 
         path = Path(folder).expanduser()  # a shell leaves the ~ of "sidd-medium:~/..." alone
         if kind == "sidd-medium":
-            return PairPatches(sidd.load_sidd_medium(path), mosaic=True)
+            return ScenePatches(sidd.sidd_medium_scenes(path))
         return PairPatches(sidd.load_srgb_pairs(path), mosaic=False)
     raise ZooError(f"unknown training data '{spec}'; use one of {', '.join(DATA_KINDS)}")
 
