@@ -176,20 +176,19 @@ def export_onnx(
     except onnx.checker.ValidationError as exc:
         raise ZooError(f"the exported graph fails onnx.checker: {first_line(exc)}") from exc
     target = Path(path)
+    result = ExportResult(target, metadata, opset=written)
     try:
         with atomic_path(target) as tmp:
             onnx.save_model(proto, str(tmp))
+            if check:  # the file is checked before it takes the target's place: a failure keeps what was there
+                result.tolerance = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
+                result.max_abs_diff = compare_with_torch(tmp, model, batch=batch or 2)
+                worst = max(result.max_abs_diff.values())
+                if worst > result.tolerance:
+                    raise ZooError(f"onnxruntime differs from PyTorch by {worst:.2e} (> {result.tolerance:g}); "
+                                   f"{target} not written")
     except OSError as exc:  # a folder in the way, a file where a folder should be, a full disk
         raise ZooError(f"cannot write {target}: {first_line(exc)}") from None
-    result = ExportResult(target, metadata, opset=written)
-    if check:
-        result.tolerance = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
-        result.max_abs_diff = compare_with_torch(target, model, batch=batch or 2)
-        worst = max(result.max_abs_diff.values())
-        if worst > result.tolerance:
-            target.unlink(missing_ok=True)  # a file that computes something else is worse than none
-            raise ZooError(f"onnxruntime differs from PyTorch by {worst:.2e} (> {result.tolerance:g}); "
-                           f"{target} removed")
     return result
 
 

@@ -92,11 +92,15 @@ def test_third_party_block_exports(tmp_path, third_party):
     assert np.abs(OrtRunner(tmp_path / "t.onnx")(x).numpy() - torch_output(model, x)).max() <= 1e-4
 
 
-def test_a_failed_check_leaves_no_file(tmp_path, monkeypatch):
+def test_a_failed_check_leaves_no_file_and_keeps_the_one_there(tmp_path, monkeypatch):
     monkeypatch.setattr(exporter_module, "compare_with_torch", lambda *a, **k: {"2x1x45x67": 0.5})
     with pytest.raises(zoo.ZooError, match="differs from PyTorch by 5.00e-01"):
         export_onnx(small("mwresnet"), tmp_path / "m.onnx")
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "m.onnx").write_bytes(b"a good export")  # zoo export --force over a file: kept on failure
+    with pytest.raises(zoo.ZooError, match="not written"):
+        export_onnx(small("mwresnet"), tmp_path / "m.onnx")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"] and (tmp_path / "m.onnx").read_bytes() == b"a good export"
 
 
 def test_export_writes_atomically(tmp_path, monkeypatch):
