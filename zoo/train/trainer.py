@@ -145,6 +145,8 @@ def init_distributed() -> Distributed:
     if world == 1:
         return Distributed()
     info = Distributed(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if torch.cuda.is_available():  # NCCL's collectives run on the current device: this rank's own GPU
+        torch.cuda.set_device(info.local_rank)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     if not torch.cuda.is_available():  # ranks on one machine share its cores
