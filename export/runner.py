@@ -78,6 +78,8 @@ class OrtRunner:
         self.path = Path(path)
         if not self.path.is_file():
             raise ZooError(f"{self.path}: no such ONNX file")
+        if threads is not None and threads < 1:
+            raise ZooError(f"threads must be at least 1, got {threads}")
         if provider is not None and provider not in PROVIDERS:
             raise ZooError(f"unknown provider '{provider}'; choose from {', '.join(PROVIDERS)}")
         self.device_id = device_id

@@ -145,6 +145,8 @@ def test_corrupt_or_missing_file_is_a_clear_error(tmp_path, capsys):
     bad.write_bytes(b"\x08\x07 not a protobuf model")
     with pytest.raises(zoo.ZooError, match="bad.onnx: onnxruntime cannot load it as a model"):
         OrtRunner(bad)
+    with pytest.raises(zoo.ZooError, match="threads must be at least 1, got -1"):
+        OrtRunner(bad, threads=-1)
     image = tmp_path / "a.npy"
     np.save(image, np.random.rand(16, 16).astype(np.float32))
     assert main(["ort", str(bad), str(image), "-o", str(tmp_path / "o.npy")]) == 2
