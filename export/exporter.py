@@ -107,15 +107,17 @@ def model_metadata(model: nn.Module, fp16: bool) -> dict[str, str]:
 def _quiet_exporter() -> Iterator[None]:
     """The exporter narrates its steps on stdout, logs and warns about its own internals (e.g.
     torchvision ops it skips): none of it is the user's business; a failure is raised."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 @dataclass
@@ -182,7 +184,11 @@ def export_onnx(
             onnx.save_model(proto, str(tmp))
             if check:  # the file is checked before it takes the target's place: a failure keeps what was there
                 result.tolerance = FP16_TOLERANCE if fp16 else FP32_TOLERANCE
-                result.max_abs_diff = compare_with_torch(tmp, model, batch=batch or 2)
+                try:
+                    result.max_abs_diff = compare_with_torch(tmp, model, batch=batch or 2)
+                except ZooError as exc:  # e.g. an opset this onnxruntime cannot run; named by the target
+                    message = str(exc).replace(f"{tmp}: ", "").replace(str(tmp), str(target))
+                    raise ZooError(f"{target}: {message} (not written)") from None
                 worst = max(result.max_abs_diff.values())
                 if worst > result.tolerance:
                     raise ZooError(f"onnxruntime differs from PyTorch by {worst:.2e} (> {result.tolerance:g}); "

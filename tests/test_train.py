@@ -210,7 +210,7 @@ def test_distill_steps_three_and_four_draw_their_shares_from_the_pseudo_labels(t
     pipeline = Pipeline(DistillConfig(out=str(tmp_path), pseudo_share=0.25, step4_pseudo_share=step4_share))
     sources, labels = {}, {}
 
-    def train(folder, network, step, weights=None, source=None):
+    def train(folder, source=None):
         sources[folder] = source
         return tmp_path / folder / "final.safetensors"
 
@@ -273,13 +273,22 @@ def test_training_mistakes_are_one_line_before_any_step(tmp_path, monkeypatch, c
     assert not (tmp_path / "run" / "last.pt").exists()
 
 
+def test_the_default_warm_up_and_floor_fit_short_runs_and_small_rates():
+    short = TrainConfig(model="m", out="o", steps=50, lr=5e-7)
+    short.check()  # neither the 100-step warm-up nor the 1e-6 floor refuses it
+    assert short.warmup_steps == 5 and lr_factor(49, short) == pytest.approx(1.0, abs=1e-3)
+    assert TrainConfig(model="m", out="o", steps=5000).warmup_steps == 100
+
+
 def test_resuming_with_another_ema_clip_or_starting_point_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "mwrcanet", *TINY, "--steps", "4", "--checkpoint-every", "2", "--out", str(out)]
     assert main(args) == 0
     for extra in (["--ema", "0.5"], ["--clip", "0"]):
         assert main([*args, "--resume", *extra]) == 2
-        assert f"different {extra[0][2:]}" in capsys.readouterr().err
+        assert f"different {extra[0][2:]} (the run has " in capsys.readouterr().err
+    assert main([*args, "--resume", "--warmup", "3"]) == 2  # the run's own: none, a tenth of 4 steps
+    assert "different warmup (the run has 0, now 3)" in capsys.readouterr().err
     zoo.save(zoo.create_model("mwrcanet", widths=[8, 8, 8], depth=1), tmp_path / "w.safetensors")
     assert main([*args, "--resume", "--weights", str(tmp_path / "w.safetensors")]) == 2
     assert "different weights" in capsys.readouterr().err
@@ -306,13 +315,25 @@ def test_distill_refuses_other_settings_on_a_run_and_rescores_on_another_test_se
     # A finished step copied into a new run folder counts only if it was trained the same way.
     shutil.copytree(tmp_path / "d" / "step1-original", tmp_path / "e" / "step1-original")
     assert main(["distill", *TINY_DISTILL, "--lrs", "1e-3,2e-4,5e-5,5e-5", "--out", str(tmp_path / "e")]) == 2
-    assert "step1-original was trained with other settings (lr)" in capsys.readouterr().err
+    assert "step1-original was trained with other settings: lr (the run has 0.0002, now 0.001)" in capsys.readouterr().err
+    (tmp_path / "e" / "step1-original" / "config.json").unlink()
+    assert main(["distill", *TINY_DISTILL, "--out", str(tmp_path / "e")]) == 2
+    assert "has final weights but no config.json" in capsys.readouterr().err
+
+    # A folder written before a setting existed: the setting had its default then.
+    config = json.loads((tmp_path / "d" / "config.json").read_text())
+    del config["step4_pseudo_share"]
+    (tmp_path / "d" / "config.json").write_text(json.dumps(config))
+    assert main(["distill", *TINY_DISTILL, "--test", "synthval", *out]) == 0
+    assert json.loads(capsys.readouterr().out) == again
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--finetune-patch", "100"], "patch must be a multiple of 8"),
     (["--finetune-patch", "512"], "smaller than the 512-pixel fine-tuning patch"),
     (["--original-config", "[1]"], "--original-config must be a JSON object"),
+    (["--pseudo-from", "synthsrgb"], "mwresnet takes 1-channel images; these have others: --pseudo-from (3)"),
+    (["--test", "synthval-srgb"], "these have others: --test (3)"),
 ])
 def test_distill_mistakes_fail_before_step_one_trains(tmp_path, capsys, monkeypatch, extra, message):
     monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))

@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=d.batch, help=f"patches per step and rank (default {d.batch})")
     parser.add_argument("--patch", type=int, default=d.patch, help=f"patch side, a multiple of 8 (default {d.patch})")
     parser.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate (default {d.lr:g})")
-    parser.add_argument("--warmup", type=int, help=f"warm-up steps (default {d.warmup}, at most a tenth of --steps)")
+    parser.add_argument("--warmup", type=int, help="warm-up steps (default 100, at most a tenth of --steps)")
     parser.add_argument("--loss", choices=LOSSES, default=d.loss, help="training loss (default l1)")
     parser.add_argument("--ema", type=float, default=d.ema, help=f"EMA decay (default {d.ema})")
     parser.add_argument("--clip", type=float, default=d.clip, help=f"max gradient norm, 0: off (default {d.clip})")
@@ -57,9 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise ZooError("--config must be a JSON object")
     cfg = TrainConfig(
         model=args.model, out=args.out, model_config=args.config, weights=args.weights, data=args.data or ["synthraw"],
-        steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr,
-        # the default warm-up leaves a short run most of its steps to decay in
-        warmup=min(TrainConfig.warmup, args.steps // 10) if args.warmup is None else args.warmup,
+        steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, warmup=args.warmup,
         loss=args.loss, ema=args.ema, clip=args.clip, precision=args.precision,
         val=None if args.val == "none" else args.val, val_every=args.val_every,
         checkpoint_every=args.checkpoint_every, seed=args.seed,

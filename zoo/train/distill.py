@@ -36,13 +36,18 @@ import torch
 
 from zoo.data.pairs import Pair
 from zoo.errors import ZooError
-from zoo.factory import load
+from zoo.complexity import input_channels
+from zoo.factory import create_model, load
 from zoo.fileio import atomic_path
 from zoo.train.data import Mixture, PairPatches, open_source
 from zoo.train.trainer import TrainConfig, changed_settings, train
 
 # Settings a finished pipeline may be run again with: they change no step's training.
 RERUN_KEYS = ("out", "test", "val")
+# The recipe's trainings: (run folder, network, step 0-3, the folder whose weights it fine-tunes).
+TRAININGS = (("step1-original", "original", 0, None), ("step2-siamese", "siamese", 1, None),
+             ("step3-original", "original", 2, "step1-original"), ("step3-siamese", "siamese", 2, "step2-siamese"),
+             ("step4-siamese", "siamese", 3, "step3-siamese"))
 
 
 @dataclass
@@ -104,12 +109,13 @@ class Pipeline:
         if not 0 < cfg.step4_pseudo_share <= 1:
             raise ZooError("step4_pseudo_share must be above 0 and at most 1")
         self.cfg, self.out = cfg, Path(cfg.out)
-        for step, network in enumerate(("original", "siamese", "siamese", "siamese")):
-            self._step_config("", network, step, None).check()  # bad options fail before any step trains
+        for folder, *_ in TRAININGS:
+            self._step_config(folder).check()  # bad options fail before any step trains
         self.results_file = self.out / "results.json"
         self.results: dict[str, Any] = json.loads(self.results_file.read_text()) if self.results_file.is_file() else {}
         self._outputs: dict[tuple[Path, str, bool], list[np.ndarray]] = {}
         self.test: list[Pair] = []  # the test set's pairs, loaded by run()
+        self.scored_on: str | None = None  # the test set of an earlier run in this folder
 
     def _denoise_all(self, weights: Path, pairs, name: str, ensemble: bool) -> list[np.ndarray]:
         """``weights``' outputs on the set ``name``, computed once per pipeline run."""
@@ -130,30 +136,58 @@ class Pipeline:
         with atomic_path(self.results_file) as tmp:
             tmp.write_text(json.dumps(self.results, indent=2) + "\n")
 
-    def _step_config(self, folder: str, network: str, step: int, weights: Path | None) -> TrainConfig:
-        """The training settings of one of the recipe's four steps (0-3)."""
+    def _step_config(self, folder: str) -> TrainConfig:
+        """The training settings of one of the recipe's :data:`TRAININGS`."""
         c = self.cfg
-        fine_tuning = step >= 2  # steps three and four fine-tune the networks of steps one and two
+        _, network, step, start = next(t for t in TRAININGS if t[0] == folder)
+        weights = self.out / start / "final.safetensors" if start else None
+        fine_tuning = weights is not None  # steps three and four fine-tune the networks of steps one and two
         return TrainConfig(model=getattr(c, network), out=str(self.out / folder), model_config=getattr(c, f"{network}_config"),
                            weights=str(weights) if weights else None, data=c.data, steps=c.steps[step],
                            batch=c.finetune_batch if fine_tuning else c.batch,
                            patch=c.finetune_patch if fine_tuning else c.patch,
                            ema=c.finetune_ema if fine_tuning else TrainConfig.ema,
-                           lr=c.lrs[step], warmup=min(100, c.steps[step] // 10),
+                           lr=c.lrs[step],
                            val=c.val, val_every=max(1, c.steps[step] // 8), checkpoint_every=max(1, c.steps[step] // 8),
                            seed=c.seed + step)
 
-    def _train(self, folder: str, network: str, step: int, weights: Path | None = None, source=None) -> Path:
-        """Train one step; returns the weights it hands on (its final EMA weights)."""
-        train_cfg = self._step_config(folder, network, step, weights)
-        run = Path(train_cfg.out)
-        if (run / "final.safetensors").is_file():  # done in an earlier invocation (or copied in)
-            changed = changed_settings(json.loads((run / "config.json").read_text()), train_cfg)
-            if changed:
-                raise ZooError(f"{run} was trained with other settings ({', '.join(changed)}): "
-                               "delete it to train it again, or use another --out")
-            return run / "final.safetensors"
-        return train(train_cfg, resume=(run / "last.pt").is_file(), source=source)
+    def _finished(self, folder: str) -> Path | None:
+        """The final weights of a training done in an earlier invocation (or copied in), if it
+        was trained as this pipeline would train it; an error if it was not."""
+        run = self.out / folder
+        if not (run / "final.safetensors").is_file():
+            return None
+        if not (run / "config.json").is_file():
+            raise ZooError(f"{run} has final weights but no config.json to tell how they were trained: "
+                           "delete it to train it again")
+        changed = changed_settings(json.loads((run / "config.json").read_text()), self._step_config(folder))
+        if changed:
+            raise ZooError(f"{run} was trained with other settings: {'; '.join(changed)}. "
+                           "Delete it to train it again, or use another --out")
+        return run / "final.safetensors"
+
+    def _train(self, folder: str, source=None) -> Path:
+        """Train one of :data:`TRAININGS`; returns the weights it hands on (its final EMA weights)."""
+        train_cfg = self._step_config(folder)
+        return self._finished(folder) or train(train_cfg, resume=(self.out / folder / "last.pt").is_file(), source=source)
+
+    def _check_channels(self, sets: dict[str, list[Pair]], base) -> None:
+        """Both networks must take the images of every set and of the training data: checked
+        before step one trains, not when a later step first meets them."""
+        networks = {}
+        for name, config in ((self.cfg.original, self.cfg.original_config), (self.cfg.siamese, self.cfg.siamese_config)):
+            with torch.device("meta"):  # the input width only: nothing is allocated
+                model = create_model(name, **config)
+            try:
+                networks[name] = input_channels(model)
+            except ValueError:  # a network whose input cannot be told: its first batch will tell
+                pass
+        found = {option: 1 if pairs[0].noisy.ndim == 2 else pairs[0].noisy.shape[0] for option, pairs in sets.items() if pairs}
+        found.update({f"--data {spec}": source.channels for spec, source in zip(self.cfg.data, base)})
+        for name, channels in networks.items():
+            wrong = [f"{option} ({n})" for option, n in found.items() if n != channels]
+            if wrong:
+                raise ZooError(f"{name} takes {channels}-channel images; these have others: {', '.join(wrong)}")
 
     def _record(self, key: str, label: str, weights: tuple[Path, ...]) -> None:
         """Score ``weights`` (their average for two) on the test set, once per set of weights: a
@@ -161,7 +195,8 @@ class Pipeline:
         c = self.cfg
         made_by = _fingerprint(weights)
         recorded = self.results.get(key, {})
-        if recorded.get("weights") != made_by or recorded.get("test") != c.test:
+        # (scores written by an older zoo do not name their set: the run's own then)
+        if recorded.get("weights") != made_by or recorded.get("test", self.scored_on) != c.test:
             single, ensembled = (self._average(weights, self.test, c.test, ensemble) for ensemble in (False, True))
             self.results[key] = {"label": label, **_score(single, ensembled, self.test), "test": c.test, "weights": made_by}
             self._save_results()
@@ -196,8 +231,11 @@ class Pipeline:
         settings = json.loads(json.dumps(dataclasses.asdict(c)))
         config_file = self.out / "config.json"
         if config_file.is_file():
-            stored = json.loads(config_file.read_text())
-            changed = [k for k in settings if k not in RERUN_KEYS and stored.get(k) != settings[k]]
+            # A setting the file lacks (written by an older zoo) had its default then.
+            defaults = json.loads(json.dumps(dataclasses.asdict(DistillConfig(out=c.out))))
+            stored = {**defaults, **json.loads(config_file.read_text())}
+            self.scored_on = stored["test"]
+            changed = [k for k in settings if k not in RERUN_KEYS and stored[k] != settings[k]]
             if changed:
                 raise ZooError(f"{self.out} holds a pipeline run with other settings ({', '.join(changed)}): "
                                "run it with its own settings, or use another --out")
@@ -212,12 +250,15 @@ class Pipeline:
             raise ZooError(f"{c.pseudo_from}: {len(small)} image(s) smaller than the {c.finetune_patch}-pixel "
                            f"fine-tuning patch (e.g. {small[0]}); lower --finetune-patch")
         base = [open_source(spec) for spec in c.data]
+        self._check_channels({"--test": self.test[:1], "--pseudo-from": pseudo_inputs[:1]}, base)
+        for folder, *_ in TRAININGS:  # steps copied in from another run folder must fit this one
+            self._finished(folder)
         with atomic_path(config_file) as tmp:
             tmp.write_text(json.dumps(settings, indent=2) + "\n")
 
-        original = self._train("step1-original", "original", 0)
+        original = self._train("step1-original")
         self._record("step1", f"step one ({c.original})", (original,))
-        siamese = self._train("step2-siamese", "siamese", 1)
+        siamese = self._train("step2-siamese")
         self._record("step2", f"step two ({c.siamese})", (siamese,))
         self._record("average", "average of both", (original, siamese))
 
@@ -226,12 +267,12 @@ class Pipeline:
             return pseudo if share == 1 else Mixture([*base, pseudo], [(1 - share) / len(base)] * len(base) + [share])
 
         mixture = with_base(self._pseudo_pairs("pseudo-step3", pseudo_inputs, (original, siamese)), c.pseudo_share)
-        original3 = self._train("step3-original", "original", 2, original, mixture)
-        siamese3 = self._train("step3-siamese", "siamese", 2, siamese, mixture)
+        original3 = self._train("step3-original", mixture)
+        siamese3 = self._train("step3-siamese", mixture)
         self._record("step3", f"step three ({c.siamese}, fine-tuned)", (siamese3,))
 
         both = self._pseudo_pairs("pseudo-step4", pseudo_inputs, (original3, siamese3))
-        final = self._train("step4-siamese", "siamese", 3, siamese3, with_base(both, c.step4_pseudo_share))
+        final = self._train("step4-siamese", with_base(both, c.step4_pseudo_share))
         self._record("step4", f"step four ({c.siamese}, final)", (final,))
         self.results["final_weights"] = str(final)
         self._save_results()

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from zoo.fileio import atomic_path
 from zoo.train.data import Mixture, Source, make_batch, open_source
 
 LOSSES = ("l1", "charbonnier")
+DEFAULT_WARMUP = 100
 PRECISIONS = ("float32", "bfloat16", "float16")
 LOG_FIELDS = ["step", "lr", "loss", "val_psnr", "val_ssim", "seconds"]
 
@@ -49,7 +51,7 @@ class TrainConfig:
     patch: int = 128
     lr: float = 2e-4
     min_lr: float = 1e-6
-    warmup: int = 100
+    warmup: int | None = None  # None: DEFAULT_WARMUP steps, at most a tenth of the run
     weight_decay: float = 1e-4
     loss: str = "l1"
     ema: float = 0.999
@@ -73,14 +75,24 @@ class TrainConfig:
             raise ZooError("ema must be in [0, 1)")
         if not self.lr > 0:
             raise ZooError(f"lr must be positive, got {self.lr:g}")
-        if not 0 <= self.min_lr <= self.lr:
-            raise ZooError(f"min_lr must be in [0, lr], got {self.min_lr:g}")
-        if not 0 <= self.warmup <= self.steps:
+        if self.min_lr < 0:
+            raise ZooError(f"min_lr must not be negative, got {self.min_lr:g}")
+        if self.warmup is not None and not 0 <= self.warmup <= self.steps:
             raise ZooError(f"warmup must be between 0 and steps ({self.steps}), got {self.warmup}")
         if self.clip < 0 or self.weight_decay < 0:
             raise ZooError("clip and weight_decay must not be negative")
         if self.precision not in PRECISIONS:
             raise ZooError(f"unknown precision '{self.precision}'; choose from {', '.join(PRECISIONS)}")
+
+    @property
+    def warmup_steps(self) -> int:
+        """``warmup``, or by default :data:`DEFAULT_WARMUP` steps but at most a tenth of the run,
+        so that a short run has most of its steps to decay in."""
+        return warmup_steps(self.warmup, self.steps)
+
+
+def warmup_steps(warmup: int | None, steps: int) -> int:
+    return min(DEFAULT_WARMUP, steps // 10) if warmup is None else warmup
 
 
 class EMA:
@@ -112,11 +124,12 @@ class EMA:
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine decay to ``min_lr``."""
-    if step < cfg.warmup:
-        return (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    floor = cfg.min_lr / cfg.lr
+    """Linear warm-up over ``warmup`` steps, then cosine decay to ``min_lr`` (or ``lr``, if lower)."""
+    warmup = cfg.warmup_steps
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, cfg.steps - warmup)
+    floor = min(cfg.min_lr, cfg.lr) / cfg.lr
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
@@ -208,13 +221,16 @@ def training_settings(config: dict[str, Any]) -> dict[str, Any]:
     """The :data:`RESUME_KEYS` of a config as ``dataclasses.asdict`` (then JSON) gives it. Of the
     starting weights only whether there were any counts: a checkpoint holds the weights since."""
     plain = json.loads(json.dumps(config))
-    return {k: bool(plain.get(k)) if k == "weights" else plain.get(k) for k in RESUME_KEYS}
+    settings = {k: bool(plain.get(k)) if k == "weights" else plain.get(k) for k in RESUME_KEYS}
+    settings["warmup"] = warmup_steps(plain.get("warmup"), plain.get("steps", 0))  # what the schedule used
+    return settings
 
 
 def changed_settings(stored: dict[str, Any], cfg: TrainConfig) -> list[str]:
-    """The training settings in which ``cfg`` differs from a run's ``stored`` config."""
+    """The training settings in which ``cfg`` differs from a run's ``stored`` config, each as
+    ``name (the run has X, now Y)``."""
     old, new = training_settings(stored), training_settings(dataclasses.asdict(cfg))
-    return [k for k in RESUME_KEYS if old[k] != new[k]]
+    return [f"{k} (the run has {json.dumps(old[k])}, now {json.dumps(new[k])})" for k in RESUME_KEYS if old[k] != new[k]]
 
 
 def resolve_validation(spec: str | None, channels: int | None) -> str | None:
@@ -269,6 +285,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
         channels = None
     if channels is not None and data.channels != channels:
         raise ZooError(f"the model takes {channels}-channel images, the training data has {data.channels}")
+    if cfg.val == "auto" and resolve_validation(cfg.val, channels) is None:
+        warnings.warn(f"no built-in validation set for a model of {channels} input channels: training without "
+                      "validation (give one with --val)", RuntimeWarning, stacklevel=2)
     cfg = dataclasses.replace(cfg, val=resolve_validation(cfg.val, channels))
     val_pairs = []
     if ddp.main and cfg.val:  # read, and checked, before the first step
