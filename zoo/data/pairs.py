@@ -23,6 +23,11 @@ class Pair:
     noise: tuple[float, float] | None = None
     raw: bool = False
 
+    @property
+    def channels(self) -> int:
+        """Colour channels of the images: 1 for ``(H, W)``, else the leading axis."""
+        return 1 if self.noisy.ndim == 2 else int(self.noisy.shape[0])
+
 
 class LazyPairs(Sequence[Pair]):
     """Pairs read on access (full-size images do not all fit in memory), by position.

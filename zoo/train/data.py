@@ -66,8 +66,7 @@ class PairPatches:
         if not len(pairs):
             raise ZooError("no training pairs found")
         self.pairs, self.mosaic, self._cache = pairs, mosaic, {}
-        first = pairs[0].clean
-        self.channels = 1 if first.ndim == 2 else first.shape[0]
+        self.channels = pairs[0].channels
 
     def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
         index = int(rng.integers(len(self.pairs)))

@@ -182,7 +182,7 @@ class Pipeline:
                 networks[name] = input_channels(model)
             except ValueError:  # a network whose input cannot be told: its first batch will tell
                 pass
-        found = {option: 1 if pairs[0].noisy.ndim == 2 else pairs[0].noisy.shape[0] for option, pairs in sets.items() if pairs}
+        found = {option: pairs[0].channels for option, pairs in sets.items() if pairs}
         found.update({f"--data {spec}": source.channels for spec, source in zip(self.cfg.data, base)})
         for name, channels in networks.items():
             wrong = [f"{option} ({n})" for option, n in found.items() if n != channels]

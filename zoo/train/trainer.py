@@ -239,10 +239,6 @@ def resolve_validation(spec: str | None, channels: int | None) -> str | None:
     return AUTO_VALIDATION.get(channels or 0) if spec == "auto" else spec
 
 
-def _channels(image) -> int:
-    return 1 if image.ndim == 2 else int(image.shape[0])
-
-
 def _open_sources(specs: list[str]) -> Source:
     sources = [open_source(spec) for spec in specs]
     kinds = {spec: source.channels for spec, source in zip(specs, sources)}
@@ -285,18 +281,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
         channels = None
     if channels is not None and data.channels != channels:
         raise ZooError(f"the model takes {channels}-channel images, the training data has {data.channels}")
-    if cfg.val == "auto" and resolve_validation(cfg.val, channels) is None:
+    val = resolve_validation(cfg.val, channels)
+    if cfg.val == "auto" and val is None:
         warnings.warn(f"no built-in validation set for a model of {channels} input channels: training without "
                       "validation (give one with --val)", RuntimeWarning, stacklevel=2)
-    cfg = dataclasses.replace(cfg, val=resolve_validation(cfg.val, channels))
+    cfg = dataclasses.replace(cfg, val=val)
     val_pairs = []
     if ddp.main and cfg.val:  # read, and checked, before the first step
         from zoo.evaluation import load_data
 
         val_pairs = list(load_data(cfg.val))
-        if channels is not None and val_pairs and _channels(val_pairs[0].noisy) != channels:
+        if channels is not None and val_pairs and val_pairs[0].channels != channels:
             raise ZooError(f"the model takes {channels}-channel images, the validation data {cfg.val} has "
-                           f"{_channels(val_pairs[0].noisy)} (choose another --val, or none)")
+                           f"{val_pairs[0].channels} (choose another --val, or none)")
     model = model.to(device, memory_format=torch.channels_last).train()
     for p in model.parameters():  # 1x1 kernels: their channels_last strides differ from their gradients,
         if p.dim() == 4 and p.shape[-2:] == (1, 1):  # which DDP's gradient buckets would warn about
