@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo import __version__
 from zoo.export.exporter import DEFAULT_OPSET, export_onnx
 from zoo.export.runner import default_cache_dir
+from zoo.version import __version__
 
 
 def model_digest(model: nn.Module) -> str:

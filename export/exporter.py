@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.metadata
 import io
 import json
 import logging
@@ -18,14 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo import __version__
 from zoo.complexity import input_channels
 from zoo.errors import ZooError, first_line
+from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, require
+from zoo.export.runner import OrtRunner
 from zoo.fileio import atomic_path
+from zoo.version import __version__
 
 DEFAULT_OPSET = 18
 MIN_OPSET = 18  # torch's exporter writes opset 18 and up; converting down fails on this graph (Pad)
-INPUT_NAME, OUTPUT_NAME = "noisy", "denoised"
 # Traced at a size that is not a multiple of 8, so the graph keeps the padding path (for a size
 # that needs none it pads by zero); checked at two sizes that differ from it and each other.
 EXAMPLE_SIZE = (37, 101)
@@ -35,29 +35,6 @@ FP32_TOLERANCE = 1e-4
 # for the full-size mwrcanet and mwresnet (random weights), so 1e-2 flags a broken graph, not
 # rounding.
 FP16_TOLERANCE = 1e-2
-
-
-def require(module: str):
-    """Import an optional ONNX dependency, or say how to install it."""
-    if module == "onnxruntime":
-        _refuse_two_onnxruntimes()
-    try:
-        return __import__(module)
-    except ImportError as exc:
-        raise ZooError(f"{module} is not installed: pip install 'zoo[onnx]' ({first_line(exc)})") from None
-
-
-def _refuse_two_onnxruntimes() -> None:
-    """onnxruntime and onnxruntime-gpu install into the same folder and break each other."""
-    installed = []
-    for name in ("onnxruntime", "onnxruntime-gpu"):
-        try:
-            installed.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    if len(installed) == 2:
-        raise ZooError(f"both {' and '.join(installed)} are installed and break each other: "
-                       "pip uninstall -y onnxruntime onnxruntime-gpu, then pip install onnxruntime-gpu (or onnxruntime)")
 
 
 class _FloatBoundary(nn.Module):
@@ -201,8 +178,6 @@ def export_onnx(
 def compare_with_torch(path: str | os.PathLike[str], model: nn.Module, *, batch: int = 2,
                        sizes: tuple[tuple[int, int], ...] = CHECK_SIZES) -> dict[str, float]:
     """Max |onnxruntime - PyTorch float32| on random [0, 1] inputs, per input shape (CPU)."""
-    from zoo.export.runner import OrtRunner
-
     runner = OrtRunner(path, provider="cpu")
     reference = copy.deepcopy(model).eval().cpu().float()
     generator = torch.Generator().manual_seed(1)

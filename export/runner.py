@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from zoo.errors import ZooError, first_line
+from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, require
 from zoo.fileio import cache_dir
-from zoo.export.exporter import INPUT_NAME, OUTPUT_NAME, require
 
 PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 PREFERENCE = ("tensorrt", "cuda", "cpu")

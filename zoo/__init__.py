@@ -8,13 +8,12 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from zoo.checkpoint import save
 from zoo.errors import BrokenPluginError, CheckpointError, PluginWarning, UnknownNameError, ZooError
 from zoo.factory import create_model, load
 from zoo.infer import denoise
 from zoo.registry import create_block, list_blocks, list_models, register_block, register_model, resolve_config
+from zoo.version import __version__
 
 __all__ = [
     "BrokenPluginError",

@@ -24,6 +24,7 @@ from torch import nn
 from zoo.errors import CheckpointError
 from zoo.fileio import atomic_path
 from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT
+from zoo.version import __version__
 
 MODEL_KEY, CONFIG_KEY, VERSION_KEY = "zoo.model", "zoo.config", "zoo.version"
 _PREFIX = "module."  # nn.DataParallel's, in the released checkpoints
@@ -44,8 +45,6 @@ def save(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     name, config = getattr(model, "zoo_name", None), getattr(model, "zoo_config", None)
     if name is None or config is None:
         raise CheckpointError("model has no zoo name/config: build it with zoo.create_model(...) before zoo.save")
-    from zoo import __version__
-
     metadata = {MODEL_KEY: name, CONFIG_KEY: json.dumps(config), VERSION_KEY: __version__}
     tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     target = Path(path)

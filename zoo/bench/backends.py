@@ -43,7 +43,7 @@ def onnxruntime(model: nn.Module, dtype: torch.dtype, device: torch.device, *, f
     GPU. ``provider`` None follows the device: the CPU's own, or TensorRT, else CUDA."""
     from zoo.errors import ZooError
     from zoo.export import OrtRunner, cached_export
-    from zoo.export.exporter import require
+    from zoo.export.onnxlib import require
 
     if dtype != torch.float32:
         raise BackendUnavailable("onnxruntime backends run their own export: pick an -fp16 one for float16")

@@ -22,6 +22,7 @@ from zoo.infer.engine import denoise
 from zoo.infer.runner import TorchRunner, parse_device, resolve_dtype
 from zoo.infer.tiling import DEFAULT_OVERLAP, tile_grid
 from zoo.metrics import psnr
+from zoo.table import format_table
 
 
 @dataclass
@@ -164,8 +165,6 @@ def run_benchmark(
 
 
 def format_report(report: dict[str, Any]) -> str:
-    from zoo.cli.table import format_table
-
     def number(value: float | None, spec: str) -> str:
         return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 

@@ -8,9 +8,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from zoo import __version__
 from zoo.cli import bench, denoise, distill, evaluate, export, info, listing, ort, train
 from zoo.errors import ZooError
+from zoo.version import __version__
 
 COMMANDS = (listing, info, bench, denoise, evaluate, export, ort, train, distill)
 

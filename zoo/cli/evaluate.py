@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from zoo.cli.jsonout import to_json
-from zoo.cli.table import format_table
+from zoo.table import format_table
 from zoo.errors import ZooError
 from zoo.infer import DEFAULT_OVERLAP, DEFAULT_TILE, DTYPES
 

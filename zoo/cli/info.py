@@ -8,7 +8,7 @@ import json
 import torch
 
 from zoo.cli.jsonout import to_json
-from zoo.cli.table import format_table
+from zoo.table import format_table
 from zoo.complexity import count_parameters, input_channels, stage_summary
 from zoo.errors import ZooError
 from zoo.factory import create_model

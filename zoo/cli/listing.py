@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from zoo.cli.jsonout import to_json
-from zoo.cli.table import format_table
+from zoo.table import format_table
 from zoo.complexity import count_parameters, input_channels, macs_per_megapixel
 from zoo.registry import BLOCKS, MODELS, Plugin, build_model
 

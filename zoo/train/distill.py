@@ -39,6 +39,7 @@ from zoo.errors import ZooError
 from zoo.complexity import input_channels
 from zoo.factory import create_model, load
 from zoo.fileio import atomic_path
+from zoo.table import format_table
 from zoo.train.data import Mixture, PairPatches, open_source
 from zoo.train.trainer import TrainConfig, changed_settings, train
 
@@ -280,8 +281,6 @@ class Pipeline:
 
 
 def format_results(results: dict[str, Any]) -> str:
-    from zoo.cli.table import format_table
-
     rows = [[results[k]["label"], f"{results[k]['psnr']:.2f}", f"{results[k]['ssim']:.4f}", f"{results[k]['psnr_x8']:.2f}"]
             for k in ("step1", "step2", "average", "step3", "step4") if k in results]
     return format_table(["step", "test PSNR dB", "SSIM", "x8 ensemble PSNR dB"], rows, right=(1, 2, 3))
