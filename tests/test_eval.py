@@ -13,7 +13,7 @@ import torch
 
 import zoo
 from zoo.cli import main
-from zoo.data import sets
+from zoo.data import natural, sets
 from zoo.baselines import denoise_classic
 from zoo.evaluation import oracle_sigma
 
@@ -38,7 +38,7 @@ def reference_psnr(estimate: np.ndarray, clean: np.ndarray) -> float:
 def test_train_and_test_images_are_disjoint_real_files():
     assert not set(sets.TEST_IMAGES) & set(sets.TRAIN_IMAGES)
     for name in sets.TEST_IMAGES + sets.TRAIN_IMAGES:
-        assert sets.image_path(name).is_file(), name
+        assert natural.image_path(name).is_file(), name
     assert all(name.endswith(".png") for name in sets.TEST_IMAGES)  # lossless: same pixels everywhere
 
 

@@ -19,7 +19,7 @@ from zoo.metrics import psnr, ssim
 
 DATA_RANGE = 1.0  # every set is normalised to [0, 1]: the challenge's peak
 DATA_KINDS = ("sidd-val:DIR", "siddplus-val:DIR", "sidd-medium:DIR", "sidd-srgb:DIR", "synthraw", "synthsrgb", "synthval",
-              "synthval-srgb")
+              "synthval-srgb", "crossdomain-raw", "crossdomain-srgb", "crossval-raw", "crossval-srgb")
 
 Denoiser = Callable[[Pair], np.ndarray]
 
@@ -34,6 +34,12 @@ def load_data(spec: str) -> Sequence[Pair]:
         from zoo.data.sets import load_set
 
         return load_set(kind)
+    if kind in ("crossdomain-raw", "crossdomain-srgb", "crossval-raw", "crossval-srgb"):
+        if folder:
+            raise ZooError(f"{kind} is built in: give it without a folder")
+        from zoo.data.crossdomain import load_crossdomain
+
+        return load_crossdomain(kind)
     from zoo.data import sidd
 
     loaders = {"sidd-val": sidd.load_sidd_val, "siddplus-val": sidd.load_siddplus_val,
@@ -54,6 +60,7 @@ class ImageScore:
     noisy_ssim: float
     seconds: float
     megapixels: float
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,13 +79,32 @@ class EvalReport:
                 "ssim": mean("ssim"), "noisy_psnr": mean("noisy_psnr"), "noisy_ssim": mean("noisy_ssim"),
                 "seconds_per_megapixel": seconds / megapixels if megapixels else math.nan}
 
+    def breakdown(self) -> list[dict[str, float | int | str]]:
+        """Means per tag value (e.g. per kind, per noise level), in the order they first appear,
+        with the noisy input's PSNR beside each and the worst single block's margin over it."""
+        groups: dict[tuple[str, str], list[ImageScore]] = {}
+        for score in self.images:
+            for key, value in score.tags.items():
+                groups.setdefault((key, value), []).append(score)
+        return [{"tag": key, "value": value, "images": len(scores),
+                 "psnr": float(np.mean([s.psnr for s in scores])), "ssim": float(np.mean([s.ssim for s in scores])),
+                 "noisy_psnr": float(np.mean([s.noisy_psnr for s in scores])),
+                 "worst_gain": float(min(s.psnr - s.noisy_psnr for s in scores))}
+                for (key, value), scores in groups.items()]
+
     def write_csv(self, path: str | Path) -> None:
-        """One row per image, written atomically."""
+        """One row per image (a column per tag), written atomically."""
+        tag_keys = list(dict.fromkeys(key for score in self.images for key in score.tags))
+        rows = []
+        for score in self.images:
+            row = asdict(score)
+            tags = row.pop("tags")
+            rows.append({**row, **{key: tags.get(key, "") for key in tag_keys}})
         try:
             with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(asdict(self.images[0])) if self.images else ["name"])
+                writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["name"])
                 writer.writeheader()
-                writer.writerows(asdict(score) for score in self.images)
+                writer.writerows(rows)
         except OSError as exc:
             raise ZooError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
@@ -110,7 +136,7 @@ def evaluate(denoiser: Denoiser, pairs: Sequence[Pair], *, model: str, data: str
             raise ZooError(f"{pair.name}: {exc}") from exc
         height, width = pair.clean.shape[-2:]
         report.images.append(ImageScore(pair.name, denoised_psnr, denoised_ssim, noisy_psnr, noisy_ssim, seconds,
-                                        height * width / 1e6))
+                                        height * width / 1e6, dict(pair.tags)))
     return report
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import overload
 
 import numpy as np
@@ -14,7 +14,8 @@ class Pair:
     """``noisy`` and ``clean``: float32 in [0, 1], same shape, ``(H, W)`` or ``(C, H, W)``.
 
     ``noise``: the known (shot, read) levels of synthetic noise (variance ``shot * x + read``);
-    ``None`` for real pairs. ``raw``: a Bayer mosaic (1 channel), not a grey image.
+    ``None`` for real pairs. ``raw``: a Bayer mosaic (1 channel), not a grey image. ``tags``: what
+    the block is, for reports broken down by tag (e.g. ``{"kind": "highlights", "level": "L3"}``).
     """
 
     name: str
@@ -22,6 +23,7 @@ class Pair:
     clean: np.ndarray
     noise: tuple[float, float] | None = None
     raw: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def channels(self) -> int:

@@ -15,9 +15,9 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from zoo.data.natural import load_srgb
 from zoo.data.noise import add_noise, sample_noise_levels
 from zoo.data.pairs import Pair
 from zoo.data.unprocess import process, random_unprocess_params, unprocess
@@ -33,6 +33,7 @@ TEST_SET_SHA256 = "2e0c9c12c5a285768244e80055e821a509bb65aeab218b8117502142358a2
 
 # Lossless PNGs only for the test set: a JPEG decodes differently across libjpeg versions, and
 # the test set must be the same bytes everywhere.
+# Both lists draw from zoo.data.natural's split: test images from "test", training from "train".
 TEST_IMAGES = ("skimage:astronaut.png", "skimage:coffee.png", "skimage:chelsea.png")
 TRAIN_IMAGES = (
     "skimage:motorcycle_left.png", "skimage:motorcycle_right.png",
@@ -45,29 +46,6 @@ TRAIN_IMAGES = (
 )
 VALIDATION_IMAGES = ("skimage:ihc.png",)  # held out from training, for choosing checkpoints
 SETS = ("synthraw", "synthsrgb", "synthval", "synthval-srgb")
-
-
-def image_path(name: str) -> Path:
-    """The file behind a built-in image name ``package:file``, inside the installed package."""
-    package, _, file = name.partition(":")
-    if package == "skimage":
-        import skimage.data
-
-        return Path(skimage.data.__file__).parent / file
-    if package == "matplotlib":
-        import matplotlib
-
-        return Path(matplotlib.get_data_path()) / "sample_data" / file
-    raise ZooError(f"unknown built-in image '{name}'")
-
-
-def load_srgb(name: str) -> np.ndarray:
-    """A built-in image as float64 RGB ``(H, W, 3)`` in [0, 1]."""
-    path = image_path(name)
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ZooError(f"built-in image {name} not found at {path}")
-    return image[..., ::-1].astype(np.float64) / 255.0
 
 
 def _blocks(image: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:

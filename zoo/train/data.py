@@ -17,7 +17,8 @@ from zoo.infer.ensemble import TRANSFORMS
 if TYPE_CHECKING:
     from zoo.data.sidd import MediumScene
 
-DATA_KINDS = ("synthraw", "sidd-medium:DIR", "pairs:DIR")
+DATA_KINDS = ("synthraw", "mixed-raw", "mixed-srgb", "CONTENT-raw", "CONTENT-srgb", "sidd-medium:DIR", "pairs:DIR")
+WEIGHT_SEPARATOR = "@"  # "natural-raw@3": drawn three times as often as a source of weight 1
 
 
 class Source(Protocol):
@@ -113,11 +114,57 @@ class Mixture:
         return self.sources[int(rng.choice(len(self.sources), p=self.weights))].sample(rng, patch)
 
 
+def split_weight(spec: str) -> tuple[str, float]:
+    """``"natural-raw@3"`` -> ``("natural-raw", 3.0)``; a spec without a weight has weight 1."""
+    base, separator, weight = spec.rpartition(WEIGHT_SEPARATOR)
+    if not separator:
+        return spec, 1.0
+    try:
+        value = float(weight)
+    except ValueError:
+        return spec, 1.0  # an "@" that is part of a folder name
+    if not (value > 0 and np.isfinite(value)):
+        raise ZooError(f"the weight of training data '{spec}' must be a positive number")
+    return base, value
+
+
+def open_sources(specs: Sequence[str]) -> Source:
+    """One source drawing from every spec with its weight (``SPEC@W``; 1 by default). A preset
+    such as ``mixed-raw`` brings its own mixture, scaled by its weight."""
+    parts: list[tuple[Source, float]] = []
+    channels: dict[str, int] = {}
+    for spec in specs:
+        base, weight = split_weight(spec)
+        opened = _open_weighted(base)
+        channels[spec] = opened[0][0].channels
+        parts.extend((source, weight * share) for source, share in opened)
+    if len(set(channels.values())) > 1:
+        raise ZooError("training data of different channel counts cannot be mixed: "
+                       + ", ".join(f"{spec} ({n})" for spec, n in channels.items()))
+    if len(parts) == 1:
+        return parts[0][0]
+    return Mixture([source for source, _ in parts], [weight for _, weight in parts])
+
+
+def _open_weighted(spec: str) -> list[tuple[Source, float]]:
+    from zoo.data.synthetic import capture_kinds, open_captures
+
+    if spec in capture_kinds():
+        return list(open_captures(spec))
+    return [(open_source(spec), 1.0)]
+
+
 def open_source(spec: str) -> Source:
-    """``synthraw``, ``sidd-medium:DIR`` or ``pairs:DIR`` (folders ``noisy/`` and ``gt/``)."""
+    """``synthraw``, a synthetic capture kind (``mixed-raw``, ``natural-srgb``, ...),
+    ``sidd-medium:DIR`` or ``pairs:DIR`` (folders ``noisy/`` and ``gt/``)."""
     kind, _, folder = spec.partition(":")
     if kind == "synthraw" and not folder:
         return SynthRaw()
+    from zoo.data.synthetic import capture_kinds, open_captures
+
+    if spec in capture_kinds():
+        parts = open_captures(spec)
+        return parts[0][0] if len(parts) == 1 else Mixture([s for s, _ in parts], [w for _, w in parts])
     if kind in ("sidd-medium", "pairs") and folder:
         from zoo.data import sidd
 
