@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from zoo.contract import model_config, model_name
 from zoo.export.exporter import DEFAULT_OPSET, export_onnx
 from zoo.export.runner import default_cache_dir
 from zoo.version import __version__
@@ -17,7 +18,7 @@ from zoo.version import __version__
 def model_digest(model: nn.Module) -> str:
     """A hash of the model's name, configuration and every tensor of its state."""
     digest = hashlib.sha256()
-    identity = [getattr(model, "zoo_name", type(model).__qualname__), getattr(model, "zoo_config", None)]
+    identity = [model_name(model), model_config(model)]
     digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
     for name, tensor in sorted(model.state_dict().items()):
         tensor = tensor.detach().cpu().contiguous()
@@ -30,7 +31,7 @@ def cached_export(model: nn.Module, *, fp16: bool = False, opset: int = DEFAULT_
                   cache_dir: Path | None = None) -> Path:
     """The .onnx file for ``model`` (dynamic sizes), exported and checked on first use only."""
     key = hashlib.sha256(f"{model_digest(model)}|{fp16}|{opset}|{__version__}|{torch.__version__}".encode()).hexdigest()
-    name = getattr(model, "zoo_name", type(model).__name__)
+    name = model_name(model)
     path = (cache_dir or default_cache_dir()) / "onnx" / f"{name}-{'fp16' if fp16 else 'fp32'}-{key[:16]}.onnx"
     if not path.is_file():
         export_onnx(model, path, fp16=fp16, opset=opset)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.complexity import input_channels
+from zoo.contract import input_channels, model_config, model_name, size_multiple
 from zoo.errors import ZooError, first_line
 from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, require
 from zoo.export.runner import OrtRunner
@@ -69,13 +69,13 @@ def prepare_for_export(model: nn.Module, fp16: bool = False) -> nn.Module:
 def model_metadata(model: nn.Module, fp16: bool) -> dict[str, str]:
     """What a reader of the .onnx file needs to use it right, as ONNX metadata properties."""
     return {
-        "zoo.model": str(getattr(model, "zoo_name", type(model).__name__)),
-        "zoo.config": json.dumps(getattr(model, "zoo_config", {}), sort_keys=True, default=str),
+        "zoo.model": model_name(model),
+        "zoo.config": json.dumps(model_config(model), sort_keys=True, default=str),
         "zoo.version": __version__,
         "zoo.input_layout": "NCHW",
         "zoo.value_range": "[0, 1]",
         "zoo.in_channels": str(input_channels(model)),
-        "zoo.size_multiple": str(int(getattr(model, "size_multiple", 1))),
+        "zoo.size_multiple": str(size_multiple(model)),
         "zoo.precision": "float16" if fp16 else "float32",
     }
 

@@ -21,6 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from zoo.contract import model_config, model_name, registered_name
 from zoo.errors import CheckpointError
 from zoo.fileio import atomic_path
 from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT
@@ -42,8 +43,8 @@ class Checkpoint:
 
 def save(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     """Write ``model``'s weights to a safetensors file, atomically, with its name and config."""
-    name, config = getattr(model, "zoo_name", None), getattr(model, "zoo_config", None)
-    if name is None or config is None:
+    name, config = registered_name(model), model_config(model)
+    if name is None:
         raise CheckpointError("model has no zoo name/config: build it with zoo.create_model(...) before zoo.save")
     metadata = {MODEL_KEY: name, CONFIG_KEY: json.dumps(config), VERSION_KEY: __version__}
     tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
@@ -140,6 +141,5 @@ def load_state_dict_strict(model: nn.Module, state_dict: dict[str, torch.Tensor]
         if keys
     ]
     if problems:
-        model_name = getattr(model, "zoo_name", type(model).__name__)
-        raise CheckpointError(f"{source} does not fit model '{model_name}': {'; '.join(problems)}")
+        raise CheckpointError(f"{source} does not fit model '{model_name(model)}': {'; '.join(problems)}")
     model.load_state_dict(tensors, strict=True)

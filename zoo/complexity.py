@@ -71,15 +71,3 @@ def stage_summary(model: nn.Module, input_shape: tuple[int, ...]) -> list[StageS
         rows.append(StageSummary(name, type(child).__name__, count_parameters(child), shapes.get(name, ()), stage_flops // 2))
     return rows
 
-
-def input_channels(model: nn.Module) -> int:
-    """The channel count a model takes: its ``in_channels`` config or attribute, else its first conv's."""
-    config = getattr(model, "zoo_config", None) or {}
-    if "in_channels" in config:
-        return int(config["in_channels"])
-    if isinstance(getattr(model, "in_channels", None), int):  # e.g. a pretrained name with no options
-        return model.in_channels
-    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    if first_conv is None:
-        raise ValueError(f"cannot tell {type(model).__name__}'s input channels: give it an in_channels option")
-    return first_conv.in_channels

@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from zoo.checkpoint import Checkpoint, load_state_dict_strict, read_checkpoint
+from zoo.contract import record_weights
 from zoo.errors import CheckpointError
 from zoo.registry import build_model
 
@@ -21,7 +22,7 @@ def _build_with(name: str, checkpoint: Checkpoint, source: str, config: dict[str
     # The file's own configuration, with explicitly given keywords on top.
     model = build_model(name, **{**(checkpoint.config or {}), **config})
     load_state_dict_strict(model, checkpoint.state_dict, source)
-    model.zoo_weights = source  # where its weights came from (kept by a pretrained name's model too)
+    record_weights(model, source)
     return model
 
 

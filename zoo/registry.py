@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from zoo.contract import record_build
 from zoo.errors import BrokenPluginError, PluginWarning, UnknownNameError, ZooError
 
 BUILTIN_DISTRIBUTION = "zoo"
@@ -230,7 +231,8 @@ def resolve_config(name: str, **config: Any) -> dict[str, Any]:
 
 
 def build_model(name: str, **config: Any) -> nn.Module:
-    """Build ``name`` from a configuration, recording ``zoo_name`` and ``zoo_config`` on it."""
+    """Build ``name`` from a configuration, recording its name and configuration on it
+    (:func:`zoo.contract.record_build`)."""
     resolved = resolve_config(name, **config)
     factory = MODELS.get(name)
     try:
@@ -239,11 +241,7 @@ def build_model(name: str, **config: Any) -> nn.Module:
         raise ZooError(f"cannot build model '{name}' with {resolved}: {exc}") from exc
     if not isinstance(model, nn.Module):
         raise BrokenPluginError(f"model '{name}' factory returned {type(model).__name__}, not an nn.Module")
-    inner = getattr(model, "zoo_name", None)
-    if inner is not None and inner != name:  # a named configuration of another model (e.g. a pretrained one)
-        model.zoo_architecture = {"model": inner, "config": model.zoo_config}
-    model.zoo_name = name
-    model.zoo_config = resolved
+    record_build(model, name, resolved)
     return model
 
 

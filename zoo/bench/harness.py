@@ -15,7 +15,8 @@ from torch import nn
 from zoo.bench.backends import BACKENDS, BackendUnavailable
 from zoo.bench.memory import PeakMemory
 from zoo.bench.peak import ConvPeak, time_call
-from zoo.complexity import count_macs, count_parameters, input_channels
+from zoo.complexity import count_macs, count_parameters
+from zoo.contract import input_channels, model_config, model_name, size_multiple
 from zoo.errors import ZooError, first_line
 from zoo.infer.allocator import keep_freed_memory
 from zoo.infer.engine import denoise
@@ -60,7 +61,7 @@ def count_tiled_macs(model: nn.Module, shape: tuple[int, ...], tile: int | None)
     """MACs of one pass over ``shape``, counting the work tiles repeat in their overlaps."""
     if tile is None:
         return count_macs(model, shape)
-    rows, cols, _ = tile_grid(*shape[-2:], tile, DEFAULT_OVERLAP, int(getattr(model, "size_multiple", 1)))
+    rows, cols, _ = tile_grid(*shape[-2:], tile, DEFAULT_OVERLAP, size_multiple(model))
     per_shape: dict[tuple[int, int], int] = {}
     total = 0
     for _, h in rows:
@@ -149,8 +150,8 @@ def run_benchmark(
             psnr_vs_float32=None if reference is None else psnr(outputs[0], reference, data_range=1.0),
         ))
     return {
-        "model": getattr(model, "zoo_name", type(model).__name__),
-        "config": getattr(model, "zoo_config", {}),
+        "model": model_name(model),
+        "config": model_config(model),
         "parameters": count_parameters(model),
         "input_shape": list(x.shape),
         "dtype": str(compute_dtype).removeprefix("torch."),

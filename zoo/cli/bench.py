@@ -9,6 +9,7 @@ import torch
 
 from zoo.bench import BACKENDS, DEFAULT_BACKENDS, format_report, plot_throughput, run_benchmark
 from zoo.cli.jsonout import to_json
+from zoo.contract import size_multiple
 from zoo.factory import create_model
 from zoo.errors import ZooError
 from zoo.infer import DEFAULT_OVERLAP
@@ -45,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ZooError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    if args.tile is not None:
-        check_tiling(args.tile, DEFAULT_OVERLAP)
     if args.plot and Path(args.plot).is_dir():
         raise ZooError(f"--plot {args.plot} is a folder; give a .png file name")
     model = create_model(args.model, weights=args.weights)
+    if args.tile is not None:
+        check_tiling(args.tile, DEFAULT_OVERLAP, size_multiple(model))
     report = run_benchmark(
         model, size=args.size, batch=args.batch, backends=[b.strip() for b in args.backends.split(",") if b.strip()],
         dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, warmup=args.warmup, runs=args.runs, device=args.device,

@@ -71,8 +71,6 @@ def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], l
     to_folder = len(inputs) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
     if to_folder and output.exists() and not output.is_dir():
         raise ZooError(f"{output} is a file; with several inputs -o must be a folder")
-    if args.tile is not None:
-        check_tiling(args.tile, args.overlap)
     targets = [output_path(source, output, to_folder, args.format, source.suffix.lower() in RAW_SUFFIXES) for source in inputs]
     for target in targets:  # before any work: a bad output name would fail only after denoising
         check_writable(target)
@@ -80,6 +78,8 @@ def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], l
     if clashes:
         raise ZooError(f"several inputs would be written to {clashes[0]}: give inputs distinct names or one at a time")
     runner = make_runner()
+    if args.tile is not None:  # on the model's own grid, before any image is read
+        check_tiling(args.tile, args.overlap, runner.size_multiple)
     notes = getattr(runner, "notes", [])
     print(f"zoo: {label} on {runner.device}" + (f" (passed over: {'; '.join(notes)})" if notes else ""), file=sys.stderr)
     failures = 0

@@ -47,8 +47,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise ZooError("--limit must be at least 1")
-    if args.tile is not None:
-        check_tiling(args.tile, args.overlap)
     if args.csv and (Path(args.csv).is_dir() or not Path(args.csv).parent.is_dir()):
         raise ZooError(f"--csv {args.csv}: give a file in an existing folder")  # before hours of scoring
     pairs = load_data(args.data)  # a wrong set or file fails before any model is built
@@ -63,11 +61,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         import warnings
 
+        from zoo.contract import size_multiple, weights_source
         from zoo.factory import create_model
         from zoo.infer import TorchRunner
 
         model = create_model(args.model, weights=args.weights)
-        if getattr(model, "zoo_weights", None) is None:  # neither --weights nor a pretrained name
+        if args.tile is not None:
+            check_tiling(args.tile, args.overlap, size_multiple(model))
+        if weights_source(model) is None:  # neither --weights nor a pretrained name
             warnings.warn(f"no --weights: scoring {args.model} with random initial weights", UserWarning, stacklevel=1)
         runner = TorchRunner(model, dtype=args.dtype, device=args.device)
         print(f"zoo: {args.model} on {runner.device}", file=sys.stderr)

@@ -9,7 +9,8 @@ import torch
 
 from zoo.cli.jsonout import to_json
 from zoo.table import format_table
-from zoo.complexity import count_parameters, input_channels, stage_summary
+from zoo.complexity import count_parameters, stage_summary
+from zoo.contract import built_as, input_channels, model_config
 from zoo.errors import ZooError
 from zoo.factory import create_model
 from zoo.registry import MODELS
@@ -44,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
         "name": args.name,
         "distribution": plugin.distribution,
         "object": plugin.target,
-        "config": model.zoo_config,
-        "architecture": getattr(model, "zoo_architecture", {"model": args.name, "config": model.zoo_config}),
+        "config": model_config(model),
+        "architecture": built_as(model) or {"model": args.name, "config": model_config(model)},
         "parameters": count_parameters(model),
         "input_shape": list(shape),
         "gmacs": sum(s.macs for s in stages) / 1e9,
@@ -56,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
         print(to_json(info))
         return 0
     print(f"{args.name}  ({plugin.target}, from '{plugin.distribution}')")
-    print(f"config: {json.dumps(model.zoo_config)}")
-    if hasattr(model, "zoo_architecture"):
-        built = model.zoo_architecture
+    print(f"config: {json.dumps(model_config(model))}")
+    built = built_as(model)
+    if built is not None:
         print(f"built as: {built['model']} {json.dumps(built['config'])}")
     print(f"parameters: {info['parameters']:,}   GMACs at {args.size}x{args.size}: {info['gmacs']:.1f}\n")
     rows = [[s.name, s.kind, f"{s.parameters:,}", "x".join(map(str, s.output_shape[1:])), f"{s.macs / 1e9:.2f}"] for s in stages]

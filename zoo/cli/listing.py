@@ -9,7 +9,8 @@ import torch
 
 from zoo.cli.jsonout import to_json
 from zoo.table import format_table
-from zoo.complexity import count_parameters, input_channels, macs_per_megapixel
+from zoo.complexity import count_parameters, macs_per_megapixel
+from zoo.contract import input_channels
 from zoo.registry import BLOCKS, MODELS, Plugin, build_model
 
 

@@ -10,9 +10,9 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from zoo.complexity import input_channels
-from zoo.infer.allocator import keep_freed_memory
+from zoo.contract import input_channels_if_known, size_multiple
 from zoo.errors import ZooError
+from zoo.infer.allocator import keep_freed_memory
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -103,11 +103,8 @@ class TorchRunner:
         self.channels_last = channels_last
         self.model = prepare_for_inference(model, device=self.torch_device, dtype=self.dtype, channels_last=channels_last)
         self.module = torch.compile(self.model, dynamic=False) if compile else self.model
-        self.size_multiple = int(getattr(model, "size_multiple", 1))
-        try:
-            self.in_channels: int | None = input_channels(model)
-        except ValueError:
-            self.in_channels = None
+        self.size_multiple = size_multiple(model)
+        self.in_channels: int | None = input_channels_if_known(model)
         name = torch.cuda.get_device_name(self.torch_device) if self.torch_device.type == "cuda" else "cpu"
         layout = ", channels_last" if channels_last else ""
         self.device = f"{name} ({str(self.dtype).removeprefix('torch.')}{layout})"

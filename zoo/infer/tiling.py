@@ -1,6 +1,6 @@
 """Overlapping tiles blended with a smooth window: no seams, memory bounded by the tile.
 
-Tiles start at multiples of the model's size multiple (8 for the wavelet networks, whose
+Tiles start at multiples of the model's size multiple (:mod:`zoo.contract`; 8 for the wavelet networks, whose
 three Haar levels make them shift-equivariant only by 8 pixels), so a tile sees the same
 wavelet grid as the whole image. Each side a tile shares with a neighbour gets a window that is
 zero over the outer quarter of the overlap (where the tile lacks context), rises as a raised
@@ -55,8 +55,9 @@ def edge_window(size: int, overlap: int, ramp_start: bool, ramp_end: bool) -> to
     return weights
 
 
-def check_tiling(tile: int, overlap: int, multiple: int = 8) -> None:
-    """Raise a clear error unless ``tile > overlap >= 0`` once kept to multiples of ``multiple``."""
+def check_tiling(tile: int, overlap: int, multiple: int) -> None:
+    """Raise a clear error unless ``tile > overlap >= 0`` once kept to multiples of ``multiple``
+    (the model's size multiple)."""
     if overlap < 0 or tile // multiple * multiple <= round_up(overlap, multiple):
         raise ZooError(f"tile ({tile}) must exceed overlap ({overlap}) by at least {multiple} once both are "
                        f"kept to multiples of {multiple}, and overlap must not be negative")

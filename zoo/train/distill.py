@@ -36,7 +36,7 @@ import torch
 
 from zoo.data.pairs import Pair
 from zoo.errors import ZooError
-from zoo.complexity import input_channels
+from zoo.contract import input_channels_if_known
 from zoo.factory import create_model, load
 from zoo.fileio import atomic_path
 from zoo.table import format_table
@@ -172,17 +172,21 @@ class Pipeline:
         train_cfg = self._step_config(folder)
         return self._finished(folder) or train(train_cfg, resume=(self.out / folder / "last.pt").is_file(), source=source)
 
-    def _check_channels(self, sets: dict[str, list[Pair]], base) -> None:
-        """Both networks must take the images of every set and of the training data: checked
-        before step one trains, not when a later step first meets them."""
+    def _check_networks(self, sets: dict[str, list[Pair]], base) -> None:
+        """Both networks must take the images of every set and of the training data, and every
+        training's patch must fit its network's size grid: checked before step one trains, not
+        when a later step first meets them."""
         networks = {}
-        for name, config in ((self.cfg.original, self.cfg.original_config), (self.cfg.siamese, self.cfg.siamese_config)):
-            with torch.device("meta"):  # the input width only: nothing is allocated
+        for role in ("original", "siamese"):
+            name, config = getattr(self.cfg, role), getattr(self.cfg, f"{role}_config")
+            with torch.device("meta"):  # the network's shape only: nothing is allocated
                 model = create_model(name, **config)
-            try:
-                networks[name] = input_channels(model)
-            except ValueError:  # a network whose input cannot be told: its first batch will tell
-                pass
+            for folder, network, *_ in TRAININGS:
+                if network == role:
+                    self._step_config(folder).check(model)
+            channels = input_channels_if_known(model)
+            if channels is not None:  # a network whose input cannot be told: its first batch will tell
+                networks[name] = channels
         found = {option: pairs[0].channels for option, pairs in sets.items() if pairs}
         found.update({f"--data {spec}": source.channels for spec, source in zip(self.cfg.data, base)})
         for name, channels in networks.items():
@@ -251,7 +255,7 @@ class Pipeline:
             raise ZooError(f"{c.pseudo_from}: {len(small)} image(s) smaller than the {c.finetune_patch}-pixel "
                            f"fine-tuning patch (e.g. {small[0]}); lower --finetune-patch")
         base = [open_source(spec) for spec in c.data]
-        self._check_channels({"--test": self.test[:1], "--pseudo-from": pseudo_inputs[:1]}, base)
+        self._check_networks({"--test": self.test[:1], "--pseudo-from": pseudo_inputs[:1]}, base)
         for folder, *_ in TRAININGS:  # steps copied in from another run folder must fit this one
             self._finished(folder)
         with atomic_path(config_file) as tmp:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.checkpoint import save
-from zoo.complexity import input_channels
+from zoo.contract import input_channels_if_known, size_multiple
 from zoo.errors import ZooError
 from zoo.factory import create_model
 from zoo.fileio import atomic_path
@@ -63,14 +63,16 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
 
-    def check(self) -> None:
+    def check(self, model: nn.Module | None = None) -> None:
+        """Refuse settings that cannot train; with ``model``, also a patch off its size grid."""
         if self.loss not in LOSSES:
             raise ZooError(f"unknown loss '{self.loss}'; choose from {', '.join(LOSSES)}")
         for name in ("steps", "batch", "patch", "val_every", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ZooError(f"{name} must be at least 1")
-        if self.patch % 8:
-            raise ZooError(f"patch must be a multiple of 8 (the wavelet grid), got {self.patch}")
+        multiple = 1 if model is None else size_multiple(model)
+        if self.patch % multiple:
+            raise ZooError(f"patch must be a multiple of {multiple} (the model's size multiple), got {self.patch}")
         if not 0 <= self.ema < 1:
             raise ZooError("ema must be in [0, 1)")
         if not self.lr > 0:
@@ -275,10 +277,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     data = source or _open_sources(cfg.data)  # bad data fails before the run folder is made
     torch.manual_seed(cfg.seed)  # every rank builds the same initial weights
     model = create_model(cfg.model, weights=cfg.weights, **cfg.model_config)
-    try:
-        channels: int | None = input_channels(model)
-    except ValueError:  # a model whose input the counter cannot tell: checked by its first batch
-        channels = None
+    cfg.check(model)
+    channels = input_channels_if_known(model)  # None: the first batch will tell
     if channels is not None and data.channels != channels:
         raise ZooError(f"the model takes {channels}-channel images, the training data has {data.channels}")
     val = resolve_validation(cfg.val, channels)
