@@ -5,6 +5,9 @@ in [0, 1], ``(H, W)`` for one channel or ``(C, H, W)`` (channels first, RGB orde
 what ``write_image`` needs to write a result the same way.
 
 - PNG (``.png``): gray or RGB, 8 or 16 bits; 1/2/4-bit and palette files expand to 8 bits.
+- JPEG (``.jpg``, ``.jpeg``): gray or RGB, 8 bits, as OpenCV's libjpeg decodes it. Written only
+  when asked for by name (quality :data:`JPEG_QUALITY`): ``zoo denoise`` writes a JPEG's result
+  as PNG by default, since JPEG would add new artefacts to the denoised image.
 - TIFF (``.tif``, ``.tiff``): one gray or RGB image, 8/16-bit unsigned or float (``bit_depth`` 32).
   Without imagecodecs, tifffile lacks LZW and PackBits: OpenCV decodes those, checked against
   the layout tifffile reports.
@@ -39,16 +42,18 @@ import tifffile
 from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
 
-Format = Literal["png", "tiff", "npy", "raw"]
+Format = Literal["png", "jpeg", "tiff", "npy", "raw"]
 
-_SUFFIXES: dict[str, Format] = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".npy": "npy"}
+_SUFFIXES: dict[str, Format] = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff",
+                                ".npy": "npy"}
+JPEG_QUALITY = 95
 # Raw formats LibRaw reads. Foveon (.x3f) files open but hold no CFA mosaic and are refused.
 RAW_SUFFIXES = frozenset(
     ".3fr .arw .cr2 .cr3 .crw .dcr .dng .erf .fff .gpr .iiq .kdc .mef .mos .mrw .nef .nrw .orf "
     ".pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
 )
-_READABLE = ".png, .tif, .tiff, .npy or a camera raw file (.dng, .nef, .cr2, .arw, .raf, .orf, .rw2, ...)"
-_WRITABLE = ".png, .tif, .tiff or .npy"
+_READABLE = ".png, .jpg, .jpeg, .tif, .tiff, .npy or a camera raw file (.dng, .nef, .cr2, .arw, .raf, .orf, .rw2, ...)"
+_WRITABLE = ".png, .jpg, .jpeg, .tif, .tiff or .npy"
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_GRAY_TYPES = (0, 4)  # IHDR colour types: gray, gray + alpha (OpenCV expands these to BGR(A))
@@ -85,7 +90,7 @@ def read_image(path: str | os.PathLike[str]) -> Image:
         raise ZooError(f"image file not found: {file}")
     if not file.is_file():
         raise ZooError(f"cannot read {file}: not a regular file")
-    readers = {"png": _read_png, "tiff": _read_tiff, "npy": _read_npy}
+    readers = {"png": _read_png, "jpeg": _read_jpeg, "tiff": _read_tiff, "npy": _read_npy}
     reader = _read_raw if suffix in RAW_SUFFIXES else readers[_SUFFIXES[suffix]]
     try:
         return reader(file)
@@ -125,8 +130,8 @@ def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> 
             if fmt == "npy":
                 with open(tmp, "wb") as handle:
                     np.save(handle, stored)  # a handle: given a name, np.save appends '.npy' to it
-            elif fmt == "png":
-                _write_png(tmp, stored, file)
+            elif fmt in ("png", "jpeg"):
+                _write_encoded(tmp, stored, file, fmt)
             else:
                 photometric = "rgb" if stored.ndim == 3 else "minisblack"
                 tifffile.imwrite(tmp, stored, photometric=photometric, compression="zlib", metadata=None)
@@ -136,6 +141,8 @@ def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> 
 
 
 def _output_dtype(fmt: Format, like: Image) -> np.dtype:
+    if fmt == "jpeg":  # baseline JPEG holds 8 bits
+        return np.dtype(np.uint8)
     if fmt == "npy" and like.format == "npy":
         return np.dtype(like.dtype)
     if fmt == "npy" and like.format == "raw":
@@ -175,11 +182,12 @@ def _to_hwc(array: np.ndarray, file: Path) -> np.ndarray:
     raise ZooError(f"cannot write {file}: expected gray (H, W) or RGB (3, H, W) data, got shape {array.shape}")
 
 
-def _write_png(tmp: Path, hwc: np.ndarray, file: Path) -> None:
+def _write_encoded(tmp: Path, hwc: np.ndarray, file: Path, fmt: Format) -> None:
     bgr = hwc[..., ::-1] if hwc.ndim == 3 else hwc  # OpenCV's channel order is BGR
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(bgr))  # OpenCV wants contiguous rows
-    if not ok:
-        raise ZooError(f"cannot write {file}: OpenCV failed to encode the PNG")
+    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if fmt == "jpeg" else []
+    ok, encoded = cv2.imencode(".jpg" if fmt == "jpeg" else ".png", np.ascontiguousarray(bgr), params)
+    if not ok:  # OpenCV wants contiguous rows (above)
+        raise ZooError(f"cannot write {file}: OpenCV failed to encode the {fmt.upper()}")
     tmp.write_bytes(encoded.tobytes())
 
 
@@ -214,6 +222,22 @@ def _read_png(file: Path) -> Image:
         pixels = np.moveaxis(decoded[..., 2::-1], -1, 0)  # BGR(A) -> RGB, alpha dropped
     depth = 16 if bit_depth == 16 else 8
     return Image(_from_integers(pixels), "png", depth, str(pixels.dtype))
+
+
+def _read_jpeg(file: Path) -> Image:
+    raw = file.read_bytes()
+    if raw[:3] != b"\xff\xd8\xff":  # the SOI marker: a renamed PNG or TIFF is refused, not guessed
+        raise ZooError(f"cannot read {file}: not a JPEG file (no JPEG start-of-image marker)")
+    decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise ZooError(f"cannot read {file}: the JPEG data is corrupt or truncated")
+    if decoded.ndim == 3 and decoded.shape[-1] == 1:
+        decoded = decoded[..., 0]
+    if decoded.ndim == 3:  # BGR (CMYK JPEGs are converted by OpenCV) -> RGB, channels first
+        decoded = np.moveaxis(decoded[..., 2::-1], -1, 0)
+    if decoded.dtype != np.uint8:
+        raise ZooError(f"cannot read {file}: expected an 8-bit JPEG, got {decoded.dtype}")
+    return Image(_from_integers(decoded), "jpeg", 8, "uint8")
 
 
 def _read_tiff(file: Path) -> Image:
