@@ -28,25 +28,32 @@ from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT
 from zoo.version import __version__
 
 MODEL_KEY, CONFIG_KEY, VERSION_KEY = "zoo.model", "zoo.config", "zoo.version"
+CARD_KEY = "zoo.card"  # a model card: what the weights were trained on, how, and their held-out scores
 _PREFIX = "module."  # nn.DataParallel's, in the released checkpoints
 _LISTED = 6  # keys named per category in a mismatch message
 
 
 @dataclass
 class Checkpoint:
-    """Tensors read from a weights file, and the model name and config when zoo wrote it."""
+    """Tensors read from a weights file, and the model name, config and card when zoo wrote it."""
 
     state_dict: dict[str, torch.Tensor]
     model_name: str | None = None
     config: dict[str, Any] | None = None
+    card: dict[str, Any] | None = None
 
 
-def save(model: nn.Module, path: str | os.PathLike[str]) -> Path:
-    """Write ``model``'s weights to a safetensors file, atomically, with its name and config."""
+def save(model: nn.Module, path: str | os.PathLike[str], *, card: dict[str, Any] | None = None) -> Path:
+    """Write ``model``'s weights to a safetensors file, atomically, with its name and config, and
+    ``card`` (any JSON object: training data, recipe, scores) when given."""
     name, config = registered_name(model), model_config(model)
     if name is None:
         raise CheckpointError("model has no zoo name/config: build it with zoo.create_model(...) before zoo.save")
     metadata = {MODEL_KEY: name, CONFIG_KEY: json.dumps(config), VERSION_KEY: __version__}
+    if card is not None:
+        if not isinstance(card, dict):
+            raise CheckpointError(f"a model card must be a dict, got {type(card).__name__}")
+        metadata[CARD_KEY] = json.dumps(card)
     tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     target = Path(path)
     with atomic_path(target) as tmp:
@@ -77,13 +84,34 @@ def _read_safetensors(file: Path) -> Checkpoint:
             state_dict = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read safetensors file {file}: {exc}") from exc
-    config = None
-    if CONFIG_KEY in metadata:
-        try:
-            config = json.loads(metadata[CONFIG_KEY])
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{file}: its '{CONFIG_KEY}' metadata is not valid JSON") from exc
-    return Checkpoint(state_dict, metadata.get(MODEL_KEY), config)
+    config, card = (_json_metadata(file, metadata, key) for key in (CONFIG_KEY, CARD_KEY))
+    return Checkpoint(state_dict, metadata.get(MODEL_KEY), config, card)
+
+
+def _json_metadata(file: Path, metadata: dict[str, str], key: str) -> Any:
+    if key not in metadata:
+        return None
+    try:
+        return json.loads(metadata[key])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{file}: its '{key}' metadata is not valid JSON") from exc
+
+
+def read_card(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The model card in a zoo safetensors file's metadata, read without its tensors; None when
+    the file has none (or is not safetensors)."""
+    file = Path(path)
+    if not file.is_file() or not _is_safetensors(file):
+        return None
+    try:
+        with safe_open(str(file), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read safetensors file {file}: {exc}") from exc
+    card = _json_metadata(file, metadata, CARD_KEY)
+    if card is not None and not isinstance(card, dict):
+        raise CheckpointError(f"{file}: its '{CARD_KEY}' metadata is not a JSON object")
+    return card
 
 
 def _read_torch(file: Path) -> Checkpoint:
