@@ -19,6 +19,22 @@ class CheckpointError(ZooError):
     """A weights file is missing, unreadable, unsafe, or does not fit the model."""
 
 
+class WriteError(ZooError, OSError):
+    """Writing a file failed or was refused (disk full, no permission, a device or FIFO in the way).
+
+    An ``OSError`` too, so code that handles write failures keeps working. ``strerror`` is the
+    reason alone (``args`` holds it, for callers that add "cannot write FILE:" themselves); the
+    message says ``cannot write FILE: reason``.
+    """
+
+    def __init__(self, path: object, reason: str, errno: int | None = None) -> None:
+        super().__init__(reason)
+        self.errno, self.strerror, self.filename = errno, reason, str(path)
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"
+
+
 class PluginWarning(RuntimeWarning):
     """A plugin failed to load, or two distributions provide the same name."""
 

@@ -1,0 +1,133 @@
+"""One writer per run folder: ``with run_lock(folder, "zoo train"):`` holds an advisory lock
+(``flock``) on ``folder/.zoo.lock`` while a process writes the folder.
+
+A second process asking for the same folder is refused at once with a one-line
+:class:`~zoo.errors.ZooError` naming the holder (pid, host, command, since when); two runs in one
+folder would otherwise leave a mix of both (``best`` from one seed, ``final`` from the other).
+The lock goes with its process, however it ends (a kill included), so it is never stale; the
+file itself stays. Within one process the lock is re-entrant (a pipeline that trains into its own
+folder). Where there is no ``fcntl`` (Windows) nothing is locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from zoo.errors import ZooError
+
+try:
+    import fcntl
+except ImportError:
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = ".zoo.lock"
+_held: dict[str, list[int]] = {}  # real path -> [descriptor, depth]: this process's locks
+_held_lock = threading.Lock()
+
+
+def _holder(lock_file: Path) -> str:
+    """Who holds the lock, from what it wrote into the file (best effort)."""
+    try:
+        info = json.loads(lock_file.read_text() or "{}")
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(info, dict):
+        return ""
+    parts = [f"pid {info['pid']}" if "pid" in info else "", f"on {info['host']}" if "host" in info else ""]
+    text = " ".join(p for p in parts if p)
+    if info.get("command"):
+        text += f", {info['command']}"
+    if info.get("since"):
+        text += f", since {info['since']}"
+    return f" ({text.strip(', ')})" if text else ""
+
+
+def _acquire(folder: Path, what: str) -> str | None:
+    """Lock ``folder``; the key to release it with (None when nothing was locked)."""
+    if fcntl is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZooError(f"cannot make the run folder {folder}: {exc.strerror or exc}") from None
+    key = os.path.realpath(folder)
+    with _held_lock:
+        if key in _held:
+            _held[key][1] += 1
+            return key
+        lock_file = folder / LOCK_NAME
+        try:
+            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as exc:
+            raise ZooError(f"cannot lock the run folder {folder}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ZooError(f"{folder} is in use by another zoo process{_holder(lock_file)}: wait for it to "
+                           "finish, or use another folder") from None
+        except OSError:  # a file system without locks: run unlocked rather than not at all
+            os.close(fd)
+            return None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": what,
+                "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        with contextlib.suppress(OSError):  # only words for the message of a refused process
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        _held[key] = [fd, 1]
+        return key
+
+
+def _release(key: str | None) -> None:
+    if key is None:
+        return
+    with _held_lock:
+        entry = _held.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            del _held[key]
+            os.close(entry[0])  # closing the descriptor releases the flock
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | os.PathLike[str], what: str | None = None) -> Iterator[Path]:
+    """Hold ``folder``'s lock (making the folder) for the ``with`` block; a :class:`ZooError` if
+    another process holds it. ``what`` names this process in the other's message (default: its
+    command line)."""
+    path = Path(folder)
+    key = _acquire(path, what or " ".join(["zoo", *sys.argv[1:3]]))
+    try:
+        yield path
+    finally:
+        _release(key)
+
+
+def is_locked(folder: str | os.PathLike[str]) -> bool:
+    """Whether some process (this one included) holds ``folder``'s lock."""
+    if fcntl is None:
+        return False
+    key = os.path.realpath(folder)
+    with _held_lock:
+        if key in _held:
+            return True
+    try:
+        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
