@@ -46,6 +46,13 @@ def _nlmeans(image: np.ndarray, sigma: float) -> np.ndarray:
 BASELINES: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {"bm3d": _bm3d, "wavelet": _wavelet, "nlmeans": _nlmeans}
 
 
+def _apply(name: str, image: np.ndarray, sigma: float) -> np.ndarray:
+    """Baseline ``name`` on a channels-last image, channels kept: scikit-image drops a single
+    channel axis (non-local means gave (H, W) for (H, W, 1), which then lost a dimension)."""
+    result = BASELINES[name](image, sigma)
+    return result[..., None] if result.ndim == image.ndim - 1 else result
+
+
 def denoise_classic(name: str, image: np.ndarray, sigma: float, *, raw: bool) -> np.ndarray:
     """Denoise ``image`` with baseline ``name``: a ``(H, W)`` Bayer mosaic (``raw``), or a grey
     ``(H, W)`` or ``(C, H, W)`` image; same shape, float32."""
@@ -59,10 +66,10 @@ def denoise_classic(name: str, image: np.ndarray, sigma: float, *, raw: bool) ->
         if image.shape[0] % 2 or image.shape[1] % 2:
             raise ZooError(f"a Bayer mosaic needs even sides, got {image.shape}")
         planes = np.moveaxis(pack_bayer(image, PATTERN), 0, -1)
-        result = np.moveaxis(BASELINES[name](planes, sigma), -1, 0)
+        result = np.moveaxis(_apply(name, planes, sigma), -1, 0)
         result = unpack_bayer(np.ascontiguousarray(result), PATTERN)
     elif image.ndim == 3:
-        result = np.moveaxis(BASELINES[name](np.moveaxis(image, 0, -1), sigma), -1, 0)
+        result = np.moveaxis(_apply(name, np.moveaxis(image, 0, -1), sigma), -1, 0)
     else:
         raise ZooError(f"expected an (H, W) mosaic or a (C, H, W) image, got shape {image.shape}")
     return np.clip(result, 0.0, 1.0).astype(np.float32)
