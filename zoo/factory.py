@@ -10,6 +10,7 @@ from torch import nn
 from zoo.checkpoint import Checkpoint, load_state_dict_strict, read_checkpoint
 from zoo.contract import record_weights
 from zoo.errors import CheckpointError
+from zoo.modelfile import resolve_model_name
 from zoo.registry import build_model
 
 
@@ -31,7 +32,9 @@ def create_model(name: str, *, weights: str | os.PathLike[str] | None = None, **
 
     ``weights``: a zoo safetensors file (its stored config is used, keywords given here override
     it) or a PyTorch file in the published layout (built from ``name`` and the keywords).
+    ``name`` may be a model config file's path (``*.json``, :mod:`zoo.modelfile`).
     """
+    name, config = resolve_model_name(name, config)
     if weights is None:
         return build_model(name, **config)
     return _build_with(name, read_checkpoint(weights), str(weights), config)

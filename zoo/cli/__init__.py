@@ -8,11 +8,11 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from zoo.cli import bench, denoise, distill, evaluate, export, info, listing, ort, train
+from zoo.cli import bench, denoise, distill, evaluate, export, info, listing, ort, search, train
 from zoo.errors import ZooError
 from zoo.version import __version__
 
-COMMANDS = (listing, info, bench, denoise, evaluate, export, ort, train, distill)
+COMMANDS = (listing, info, bench, denoise, evaluate, export, ort, train, distill, search)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,80 @@
+"""``zoo search export``: a chosen trial as a named model config file, with its provenance.
+
+The file (:mod:`zoo.modelfile`) is what ``zoo.create_model``, ``zoo train``, ``zoo distill
+--siamese``, ``zoo bench`` and ``zoo export`` take in place of a model name; using it needs no
+Optuna.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+from zoo.modelfile import ModelFile, write_model_file
+from zoo.search.pareto import knee
+from zoo.search.status import SETTINGS_ATTR, TrialRow, trial_rows
+
+
+def choose(rows: list[TrialRow], *, trial: int | None = None, use_knee: bool = False,
+           max_gmacs: float | None = None) -> TrialRow:
+    """A trial by number, the front's knee, or the best PSNR at most ``max_gmacs``."""
+    if sum(x is not None and x is not False for x in (trial, use_knee or None, max_gmacs)) != 1:
+        raise ZooError("choose one of --trial N, --knee, --max-gmacs X")
+    feasible = [r for r in rows if r.feasible]
+    if trial is not None:
+        row = next((r for r in rows if r.number == trial), None)
+        if row is None:
+            raise ZooError(f"no trial {trial}; the study has trials 0 to {len(rows) - 1}")
+        if not row.feasible:
+            why = "over a cap" if row.over_cap else f"{row.state.lower()}"
+            raise ZooError(f"trial {trial} has no trained result ({why})")
+        return row
+    if not feasible:
+        raise ZooError("the study has no trained trial yet")
+    if use_knee:
+        on_front = [r for r in feasible if r.on_front]
+        return on_front[knee([(r.psnr, r.gmacs) for r in on_front], (True, False))]
+    fitting = [r for r in feasible if r.gmacs <= max_gmacs]
+    if not fitting:
+        cheapest = min(r.gmacs for r in feasible)
+        raise ZooError(f"no trained trial at most {max_gmacs:g} GMACs/MP (the cheapest has {cheapest:.3g})")
+    return max(fitting, key=lambda r: (r.psnr, -r.gmacs))
+
+
+def versions() -> dict[str, str]:
+    import torch
+
+    from zoo import __version__
+
+    found = {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version()}
+    try:
+        import optuna
+
+        found["optuna"] = optuna.__version__
+    except ImportError:
+        pass
+    return found
+
+
+def export_trial(study, location, row: TrialRow, name: str, output: Path, *, how: str) -> ModelFile:
+    """Write ``row``'s architecture to ``output`` as model config file ``name``."""
+    from zoo.search.objectives import count_cost
+
+    if not name or any(c in name for c in "/\\") or name.strip() != name:
+        raise ZooError(f"--name must be a plain name (no slashes or surrounding spaces), got {name!r}")
+    settings: dict[str, Any] = study.user_attrs.get(SETTINGS_ATTR) or {}
+    cost = count_cost(row.config)  # counted again: the file's numbers are this zoo's, checked by a test
+    provenance = {
+        "study": study.study_name, "storage": location.url, "trial": row.number, "chosen_by": how,
+        "values": {"psnr": row.psnr, "gmacs": row.gmacs, "mparams": row.mparams, "latency_ms": row.latency_ms},
+        "gmacs_per_megapixel": cost.gmacs, "parameters": cost.params, "seed": row.seed,
+        "proxy": settings.get("proxy"), "sampler": settings.get("sampler"), "space": settings.get("space_name"),
+        "space_hash": settings.get("space_hash"), "genes": row.genes, "stopped_early": bool(row.stopped),
+        "versions": versions(), "exported": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    model_file = ModelFile(name, "mwnet", row.config, provenance)
+    write_model_file(output, model_file)
+    return model_file

@@ -1,0 +1,257 @@
+"""Where a study lives: a journal file in the run folder (one machine, several processes) or a
+database (``--storage postgresql://...``, many machines) with heartbeats; and what happens to a
+trial whose worker died.
+
+The journal has no heartbeat, so this module keeps its own: a worker touches
+``heartbeats/trial-N`` while trial N runs, and records its host and process id on the trial. A
+RUNNING trial is stale when its process is gone (same host) or its heartbeat is older than the
+grace period; it is then failed and enqueued again (Optuna's retry callback, as the database's
+heartbeat does), and the retry resumes the candidate from its trainer checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError, first_line
+from zoo.fileio import atomic_path
+
+JOURNAL = "study.journal"
+FOLDER_FILE = "search.json"  # in the run folder: where its study lives
+HEARTBEAT_DIR = "heartbeats"
+DEFAULT_HEARTBEAT = 30  # seconds between heartbeats
+DEFAULT_GRACE = 120  # seconds without one before a running trial counts as dead
+MAX_RETRY = 2  # a trial killed more often than this is left failed
+RDB_SCHEMES = ("postgresql", "mysql", "sqlite")
+
+
+def require_optuna():
+    """Optuna, or one line saying how to install it."""
+    try:
+        import optuna
+    except ImportError:
+        raise ZooError('zoo search needs Optuna: pip install "zoo[search]" (or pip install "optuna>=5,<6")') from None
+    if int(optuna.__version__.split(".")[0]) != 5:
+        raise ZooError(f"zoo search needs Optuna 5, found {optuna.__version__}: pip install \"optuna>=5,<6\"")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported as one line by the runner
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return optuna
+
+
+@dataclass
+class Location:
+    """A study's storage and name, and the run folder when there is one."""
+
+    storage: Any  # an Optuna storage
+    url: str  # for messages: the journal's path or the URL without its password
+    study: str | None
+    folder: Path | None
+    journal: bool
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_url(url: str, *, heartbeat: int = DEFAULT_HEARTBEAT, grace: int = DEFAULT_GRACE):
+    """An RDB storage with heartbeats: a worker that dies stops beating, and after ``grace``
+    seconds its trial is failed and enqueued again by the next worker to start a trial."""
+    optuna = require_optuna()
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ZooError(f"--storage {url!r} is not a database URL (e.g. postgresql://user@host/db)") from None
+    if parsed.get_backend_name() not in RDB_SCHEMES:
+        raise ZooError(f"--storage: unsupported database {parsed.get_backend_name()!r}; use one of {', '.join(RDB_SCHEMES)}")
+    if heartbeat < 1 or grace <= heartbeat:
+        raise ZooError(f"--heartbeat must be at least 1 s and --grace longer than it, got {heartbeat} and {grace}")
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    try:
+        return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=grace,
+                                          heartbeat_stale_trial_callback=retry)
+    except ImportError:  # SQLAlchemy 2.1 reaches PostgreSQL through psycopg 3
+        raise ZooError(f"--storage {_safe_url(url)}: its database driver is not installed: "
+                       'pip install "zoo[search]" (psycopg for PostgreSQL)') from None
+    except Exception as exc:  # SQLAlchemy's OperationalError and kin: no server, bad password, ...
+        raise ZooError(f"cannot open the storage {_safe_url(url)}: {first_line(exc)}") from None
+
+
+def open_journal(folder: Path):
+    optuna = require_optuna()
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    folder.mkdir(parents=True, exist_ok=True)
+    # Without optuna's symlink lock: the open lock (O_EXCL file) works on any local file system.
+    path = folder / JOURNAL
+    lock = optuna.storages.journal.JournalFileOpenLock(str(path) + ".lock")
+    return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+
+
+def open_for_run(out: Path, url: str | None, *, heartbeat: int, grace: int) -> Location:
+    """The storage of ``zoo search run``: the folder's journal, or the database at ``url``; the
+    folder remembers which (``search.json``), so status and report take the folder alone."""
+    recorded = read_folder_file(out)
+    if recorded and (recorded.get("storage") or None) != (_safe_url(url) if url else None):
+        was = recorded.get("storage") or "its journal"
+        raise ZooError(f"{out} belongs to a search stored in {was}; give the same --storage, or another --out")
+    if url is None:
+        return Location(open_journal(out), str(out / JOURNAL), None, out, True)
+    return Location(open_url(url, heartbeat=heartbeat, grace=grace), _safe_url(url), None, out, False)
+
+
+def write_folder_file(out: Path, location: Location, study: str) -> None:
+    # The URL is kept without its password: give it through PGPASSWORD or ~/.pgpass, or pass the URL.
+    data = {"storage": None if location.journal else location.url, "study": study}
+    with atomic_path(out / FOLDER_FILE) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def read_folder_file(out: Path) -> dict[str, Any] | None:
+    path = out / FOLDER_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ZooError(f"cannot read {path}: {exc}") from None
+
+
+def locate(target: str, study: str | None = None) -> Location:
+    """A search given as its run folder or as a database URL (status, report, export)."""
+    if "://" in target:
+        return Location(open_url(target), _safe_url(target), study, None, False)
+    folder = Path(target).expanduser()
+    recorded = read_folder_file(folder)
+    if recorded is None:
+        raise ZooError(f"{folder} is not a search folder (no {FOLDER_FILE}): give the --out of zoo search run, or a URL")
+    if recorded.get("storage"):
+        return Location(open_url(recorded["storage"]), recorded["storage"], study or recorded["study"], folder, False)
+    if not (folder / JOURNAL).is_file():
+        raise ZooError(f"{folder} has no {JOURNAL}: the search's journal is missing")
+    return Location(open_journal(folder), str(folder / JOURNAL), study or recorded["study"], folder, True)
+
+
+def study_name(location: Location) -> str:
+    """The study to show: the one named, or the storage's only study."""
+    optuna = require_optuna()
+    names = optuna.get_all_study_names(location.storage)
+    if location.study is not None:
+        if location.study not in names:
+            raise ZooError(f"no study {location.study!r} in {location.url}; it holds {', '.join(names) or 'none'}")
+        return location.study
+    if len(names) != 1:
+        raise ZooError(f"{location.url} holds {len(names)} studies ({', '.join(names) or 'none'}): name one with --study")
+    return names[0]
+
+
+# --- locks and heartbeats --------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def folder_lock(path: Path, *, blocking: bool = True) -> Iterator[bool]:
+    """An exclusive lock on ``path`` across processes of this machine; the kernel releases it
+    when its holder dies, so a killed worker never leaves it held. Yields whether it was taken."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def worker_identity() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+@contextlib.contextmanager
+def heartbeat(folder: Path, number: int, interval: float) -> Iterator[None]:
+    """Touch ``heartbeats/trial-N`` every ``interval`` seconds while the block runs."""
+    path = folder / HEARTBEAT_DIR / f"trial-{number}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            path.touch()
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, daemon=True, name=f"zoo-heartbeat-{number}")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        path.unlink(missing_ok=True)
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    try:  # a zombie (killed, not yet reaped by its parent) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return False
+
+
+def is_stale(trial, folder: Path, grace: float, now: float | None = None) -> bool:
+    """Whether a RUNNING journal trial's worker is dead: its process is gone (same host), or no
+    heartbeat for ``grace`` seconds (from its start, before the first beat)."""
+    now = time.time() if now is None else now
+    worker = trial.user_attrs.get("worker") or {}
+    if worker.get("host") == socket.gethostname() and isinstance(worker.get("pid"), int) and _process_gone(worker["pid"]):
+        return True
+    beat = folder / HEARTBEAT_DIR / f"trial-{trial.number}"
+    try:
+        last = beat.stat().st_mtime
+    except FileNotFoundError:
+        start = trial.datetime_start or dt.datetime.now()
+        last = start.timestamp()
+    return now - last > grace
+
+
+def retry_stale_trials(study, folder: Path, grace: float) -> list[int]:
+    """Fail the journal's stale RUNNING trials and enqueue each again (at most ``MAX_RETRY``
+    times, as RDB storage does); returns their numbers."""
+    optuna = require_optuna()
+    from optuna.trial import TrialState
+
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not is_stale(trial, folder, grace):
+            continue
+        try:
+            if not study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:  # another worker failed it first
+            continue
+        failed.append(trial.number)
+        retry(study, study._storage.get_trial(trial._trial_id))
+    return failed
