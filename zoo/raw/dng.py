@@ -1,0 +1,125 @@
+"""Write a Bayer mosaic as a DNG that raw editors and LibRaw open, with tifffile.
+
+No DNG library is used: the one on the package index (pidng) ships as source with a C extension,
+has had no release since 2022, prints instead of raising, and writes the same tags as here.
+tifffile writes the TIFF structure; this module supplies the DNG tags (DNG 1.4, uncompressed
+16-bit samples in the main IFD): CFA pattern, per-position black levels, white level, colour
+matrix and illuminant, as-shot neutral, orientation, the exposure (TIFF/EP tags in the main
+IFD), and, from a DNG input, the colour, profile and geometry tags carried over as stored.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.data.bayer import denormalize_raw
+from zoo.errors import ZooError, first_line
+from zoo.fileio import atomic_path
+from zoo.raw.meta import RawMeta
+
+BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SRATIONAL = 1, 2, 3, 4, 5, 7, 10
+_CFA_COLOUR = {"R": 0, "G": 1, "B": 2}  # CFAPattern's colour numbers (CFAPlaneColor 0, 1, 2)
+PHOTOMETRIC_CFA = 32803
+
+Tag = tuple[int, int, int, Any]
+
+
+def to_raw_units(mosaic: np.ndarray, meta: RawMeta) -> np.ndarray:
+    """A normalised mosaic in [0, 1] back to ``meta``'s raw units, rounded to uint16."""
+    values = denormalize_raw(np.asarray(mosaic, dtype=np.float32), meta.black_levels, meta.white_level)
+    return np.clip(np.rint(values), 0, 65535).astype(np.uint16)
+
+
+def write_dng(path: str | os.PathLike[str], mosaic: np.ndarray, meta: RawMeta, *, software: str = "zoo") -> Path:
+    """Write ``mosaic`` (normalised (H, W) in [0, 1], in ``meta.pattern``'s phase) as a DNG, atomically."""
+    import tifffile
+
+    file = Path(path)
+    values = to_raw_units(mosaic, meta)
+    if values.shape != meta.shape:
+        raise ZooError(f"cannot write {file}: the mosaic is {values.shape}, the raw file's is {meta.shape}")
+    try:
+        with atomic_path(file) as tmp:
+            tifffile.imwrite(tmp, values, photometric=PHOTOMETRIC_CFA, subfiletype=0, compression=None,
+                             extratags=[(*tag, True) for tag in dng_tags(meta)], metadata=None, software=software)
+    except OSError as exc:
+        raise ZooError(f"cannot write {file}: {first_line(exc)}") from exc
+    return file
+
+
+def dng_tags(meta: RawMeta) -> list[Tag]:
+    """The DNG tags for ``meta``'s mosaic: described from LibRaw, then a DNG input's own tags on top."""
+    carried = {code: (code, dtype, count, value) for code, dtype, count, value in meta.carried}
+    tags: dict[int, Tag] = {}
+
+    def put(code: int, dtype: int, value: Any, count: int | None = None) -> None:
+        if count is None:
+            count = 0 if dtype == ASCII else len(value) // (2 if dtype in (RATIONAL, SRATIONAL) else 1) \
+                if isinstance(value, (tuple, list, bytes)) else 1
+        tags[code] = (code, dtype, count, value)
+
+    put(33421, SHORT, (2, 2))  # CFARepeatPatternDim
+    put(33422, BYTE, bytes(_CFA_COLOUR[c] for c in meta.pattern))  # CFAPattern
+    put(50706, BYTE, bytes((1, 4, 0, 0)))  # DNGVersion
+    # Opcode lists need a DNG 1.3 reader; nothing else here needs more than 1.1.
+    put(50707, BYTE, bytes((1, 3 if {51009, 51022} & carried.keys() else 1, 0, 0)))  # DNGBackwardVersion
+    put(50710, BYTE, bytes((0, 1, 2)))  # CFAPlaneColor
+    put(50711, SHORT, (1,))  # CFALayout: rectangular
+    put(50713, SHORT, (2, 2))  # BlackLevelRepeatDim: one level per tile position
+    put(50714, RATIONAL, _rationals(meta.black_levels, 100))  # BlackLevel
+    put(50717, LONG, (int(round(meta.white_level)),))  # WhiteLevel
+    put(274, SHORT, (meta.orientation,))  # Orientation
+    put(50935, RATIONAL, (1, 1))  # NoiseReductionApplied: editors need not add their own
+    if meta.color_matrix is not None and 50721 not in carried:
+        put(50721, SRATIONAL, _rationals(np.asarray(meta.color_matrix).ravel(), 10000, signed=True))  # ColorMatrix1
+        put(50778, SHORT, (meta.illuminant,))  # CalibrationIlluminant1
+    if meta.as_shot_neutral is not None and not {50728, 50729} & carried.keys():
+        put(50728, RATIONAL, _rationals(meta.as_shot_neutral, 1_000_000))  # AsShotNeutral
+    make, model = meta.exif.get("make"), meta.exif.get("model")
+    if make:
+        put(271, ASCII, str(make))
+    if model:
+        put(272, ASCII, str(model))
+    put(50708, ASCII, " ".join(str(part) for part in (make, model) if part) or "zoo denoised raw")  # UniqueCameraModel
+    _exposure_tags(meta.exif, put)
+    tags.update(carried)  # a DNG input's own description wins
+    return [tags[code] for code in sorted(tags)]
+
+
+def _exposure_tags(exif: dict[str, Any], put: Any) -> None:
+    """TIFF/EP exposure tags in the main IFD (LibRaw and editors read them there too)."""
+    if "shutter_speed" in exif:
+        put(33434, RATIONAL, _fraction(exif["shutter_speed"]))  # ExposureTime
+    if "aperture" in exif:
+        put(33437, RATIONAL, _fraction(exif["aperture"]))  # FNumber
+    if "iso_speed" in exif:
+        put(34855, SHORT, (min(int(round(exif["iso_speed"])), 65535),))  # ISOSpeedRatings
+    if "focal_length" in exif:
+        put(37386, RATIONAL, _fraction(exif["focal_length"]))  # FocalLength
+    stamp = exif.get("timestamp")
+    if isinstance(stamp, (int, float)) and stamp > 0:
+        stamp = _dt.datetime.fromtimestamp(stamp, _dt.timezone.utc)
+    if isinstance(stamp, _dt.datetime) and stamp.year > 1970:  # LibRaw reports 0 (the epoch) for none
+        put(36867, ASCII, stamp.strftime("%Y:%m:%d %H:%M:%S"))  # DateTimeOriginal
+
+
+def _fraction(value: float) -> tuple[int, int]:
+    fraction = Fraction(value).limit_denominator(1_000_000)
+    return fraction.numerator, fraction.denominator
+
+
+def _rationals(values: Any, denominator: int, *, signed: bool = False) -> tuple[int, ...]:
+    """Flat (numerator, denominator) pairs, as tifffile writes RATIONAL and SRATIONAL."""
+    out: list[int] = []
+    for value in values:
+        numerator = int(round(float(value) * denominator))
+        if not signed and numerator < 0:
+            raise ZooError(f"cannot write a negative value {value} as an unsigned DNG rational")
+        out += [numerator, denominator]
+    return tuple(out)
