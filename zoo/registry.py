@@ -14,10 +14,14 @@ name unless ``override=True``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import inspect
+import os
+import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Callable
@@ -25,7 +29,7 @@ from typing import Any, Callable
 from torch import nn
 
 from zoo.contract import record_build
-from zoo.errors import BrokenPluginError, PluginWarning, UnknownNameError, ZooError
+from zoo.errors import BrokenPluginError, PluginWarning, UnknownNameError, ZooError, first_line
 
 BUILTIN_DISTRIBUTION = "zoo"
 IN_PROCESS = "(in-process)"
@@ -60,6 +64,33 @@ def _is_block_class(obj: Any) -> str | None:
     if not (inspect.isclass(obj) and issubclass(obj, nn.Module)):
         return f"expected an nn.Module subclass Block(channels, **options), got {obj!r}"
     return None
+
+
+@contextlib.contextmanager
+def plugin_output_to_stderr() -> Iterator[None]:
+    """Send whatever third-party code prints to stderr while it runs: stdout carries zoo's own
+    output (``zoo list --json`` must stay valid JSON). Python's ``sys.stdout`` and file
+    descriptor 1 (where C extensions write) are both redirected."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+    saved_fd: int | None = None
+    try:
+        saved_fd = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no descriptor 1 or 2 (closed): Python level only
+        if saved_fd is not None:
+            os.close(saved_fd)
+        saved_fd = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved_fd is not None:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
 
 
 def _distribution_rank(distribution: str) -> tuple[bool, str]:
@@ -111,9 +142,12 @@ class Registry:
             return
         plugin.loaded = True
         try:
-            obj = plugin.entry_point.load() if plugin.entry_point is not None else plugin.obj
+            with plugin_output_to_stderr():
+                obj = plugin.entry_point.load() if plugin.entry_point is not None else plugin.obj
+        except SystemExit as exc:  # sys.exit() at import must not end zoo (zoo list went silent, exit 3)
+            plugin.error = f"SystemExit: it called sys.exit({exc.code!r}) on import"
         except Exception as exc:  # any import-time failure of third-party code must not spread
-            plugin.error = f"{type(exc).__name__}: {exc}"
+            plugin.error = f"{type(exc).__name__}: {first_line(exc)}"
         else:
             plugin.error = self._validate(obj)
             plugin.obj = obj if plugin.error is None else None
@@ -236,9 +270,14 @@ def build_model(name: str, **config: Any) -> nn.Module:
     resolved = resolve_config(name, **config)
     factory = MODELS.get(name)
     try:
-        model = factory(**resolved)
+        with plugin_output_to_stderr():
+            model = factory(**resolved)
+    except ZooError:
+        raise
     except (TypeError, ValueError) as exc:
-        raise ZooError(f"cannot build model '{name}' with {resolved}: {exc}") from exc
+        raise ZooError(f"cannot build model '{name}' with {resolved}: {first_line(exc)}") from exc
+    except (Exception, SystemExit) as exc:  # third-party code: one line naming it, never a traceback
+        raise BrokenPluginError(f"{_origin(MODELS, name)} failed to build: {type(exc).__name__}: {first_line(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise BrokenPluginError(f"model '{name}' factory returned {type(model).__name__}, not an nn.Module")
     record_build(model, name, resolved)
@@ -249,6 +288,18 @@ def create_block(name: str, channels: int, **options: Any) -> nn.Module:
     """Build the block registered as ``name``: ``(N, channels, H, W)`` to the same shape."""
     block_class = BLOCKS.get(name)
     try:
-        return block_class(channels, **options)
-    except TypeError as exc:
-        raise ZooError(f"cannot build block '{name}' with channels={channels}, options {options}: {exc}") from exc
+        with plugin_output_to_stderr():
+            return block_class(channels, **options)
+    except ZooError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ZooError(f"cannot build block '{name}' with channels={channels}, options {options}: {first_line(exc)}") from exc
+    except (Exception, SystemExit) as exc:
+        raise BrokenPluginError(f"{_origin(BLOCKS, name)} failed to build with channels={channels}, options {options}: "
+                                f"{type(exc).__name__}: {first_line(exc)}") from exc
+
+
+def _origin(registry: Registry, name: str) -> str:
+    """``model 'x' from 'dist' (module:object)``: where a failing plugin comes from."""
+    plugin = registry.plugin(name)
+    return f"{registry.kind} '{name}' from '{plugin.distribution}' ({plugin.target})"
