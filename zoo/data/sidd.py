@@ -338,7 +338,17 @@ def _hdf5_variable(handle, path: Path, variable: str, layout: Layout | None):
     names = [name for name in handle if name not in _HDF5_INTERNAL]
     if variable not in names:
         raise ZooError(f"{path}: expected variable '{variable}'{_of(layout)}, found {_listing(names)}")
+    # Only data inside this file is read: an external link, external storage or a virtual dataset
+    # would read any file the user can (/etc/passwd was read, and its bytes shown in the error).
+    # MATLAB writes none of them. The link is looked at before it is followed.
+    link = handle.get(variable, getlink=True)
+    if not isinstance(link, h5py.HardLink):
+        kind = "an external link to another file" if isinstance(link, h5py.ExternalLink) else "a link"
+        raise ZooError(f"{path}: variable '{variable}' is {kind}; zoo reads only data stored in the file itself")
     dataset = handle[variable]
+    if isinstance(dataset, h5py.Dataset) and (dataset.external or dataset.is_virtual):
+        kind = "external storage (another file's bytes)" if dataset.external else "a virtual dataset (other files' data)"
+        raise ZooError(f"{path}: variable '{variable}' uses {kind}; zoo reads only data stored in the file itself")
     if not isinstance(dataset, h5py.Dataset) or dataset.attrs.get("MATLAB_empty", 0):
         raise ZooError(f"{path}: variable '{variable}' is a MATLAB {_matlab_class(dataset)}, expected a numeric array")
     return dataset
