@@ -175,6 +175,22 @@ def test_killed_worker_trial_is_retried_from_its_checkpoint(space, tmp_path, cap
     assert len(trained_configs(study)) == 2
 
 
+@pytest.mark.skipif(not (Path(sys.executable).parent / "torchrun").exists(), reason="torchrun not installed")
+def test_under_torchrun_every_rank_trains_each_candidate(space, tmp_path):
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    out = tmp_path / "ddp"
+    args = ["search", "run", str(space), "--out", str(out), "--trials", "2", "--steps", "8", "--batch", "2",
+            "--patch", "32", "--validations", "2", "--population", "4", "--json"]
+    done = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "zoo", *args],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    status = json.loads(done.stdout)  # rank 0 alone reports
+    assert status["budget_used"] == 2 and status["states"] == {"COMPLETE": 2}
+    # rank 0 alone writes: one log row per validation, and the trainer compared both ranks' weights
+    for folder in (out / "candidates").iterdir():
+        assert len((folder / "run" / "log.csv").read_text().splitlines()) == 3
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--val", "synthraw"], "is a test set"),
     (["--val", "sidd-val:/data"], "is a test set"),

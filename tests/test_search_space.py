@@ -145,7 +145,8 @@ def test_objectives_and_validation_sets():
     assert check_validation_data("auto", 1) == "synthval"
     assert check_validation_data(None, 3) == "synthval-srgb"
     assert check_validation_data("pairs:/data/mine", 1) == "pairs:/data/mine"
-    for test_set in ("synthraw", "synthsrgb", "sidd-val:/x", "siddplus-val:/x"):
+    assert check_validation_data("crossval-raw", 1) == "crossval-raw"
+    for test_set in ("synthraw", "synthsrgb", "sidd-val:/x", "siddplus-val:/x", "crossdomain-raw", "crossdomain-srgb"):
         with pytest.raises(ZooError, match="is a test set"):
             check_validation_data(test_set, 1)
 

@@ -141,6 +141,8 @@ def run_command(args: argparse.Namespace) -> int:
         stop_margin=args.stop_margin, heartbeat=args.heartbeat, grace=args.grace)
     with _terminate_as_interrupt():
         status = run_search(settings, progress=not args.json)
+    if not status:  # a torchrun rank other than 0: rank 0 reports
+        return 0
     print(to_json(status) if args.json else format_status(status))
     return 0
 

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,10 @@ def _seconds(run: RunFolder) -> float:
     return values[-1] if values else 0.0
 
 
-def train_candidate(folder: Path, config: dict[str, Any], proxy: Proxy, rule: EarlyStop | None) -> Result:
-    """Train (or resume, or reuse) one candidate; one process at a time per folder."""
+def train_candidate(folder: Path, config: dict[str, Any], proxy: Proxy, rule: EarlyStop | None,
+                    before_training: Callable[[], None] | None = None) -> Result:
+    """Train (or resume, or reuse) one candidate; one process at a time per folder.
+    ``before_training`` runs just before the trainer does (torchrun: rank 0 sends the job)."""
     with folder_lock(folder / ".lock"):  # a duplicate genome waits here, then reuses the result
         done = folder / RESULT
         if done.is_file():
@@ -139,6 +142,8 @@ def train_candidate(folder: Path, config: dict[str, Any], proxy: Proxy, rule: Ea
         source = _Watched(open_training_data(cfg.data), run, rule, start)
         stopped = None
         began = time.perf_counter()
+        if before_training is not None:
+            before_training()
         try:
             train(cfg, resume=True, progress=False, source=source)
         except StopCandidate as stop:

@@ -20,8 +20,11 @@ OBJECTIVES: dict[str, tuple[str, str, str]] = {
 }
 DEFAULT_OBJECTIVES = ("psnr", "gmacs")
 # Sets that score models (published or built-in test sets): a search must never select on them.
-TEST_SETS = ("synthraw", "synthsrgb", "sidd-val", "siddplus-val", "crossdomain", "crossdomain-srgb")
-VALIDATION_SETS = {1: "synthval", 3: "synthval-srgb"}
+TEST_SETS = ("synthraw", "synthsrgb", "sidd-val", "siddplus-val", "crossdomain-raw", "crossdomain-srgb")
+VALIDATION_SETS = {1: "synthval", 3: "synthval-srgb"}  # the default, as `zoo train` validates
+# Built-in validation sets (held-out images, split off for choosing): crossval-* come with the
+# mixed training data.
+OTHER_VALIDATION = ("crossval-raw", "crossval-srgb")
 UNTRAINED_PSNR = 0.0  # the PSNR recorded for a candidate never trained (over a cap): worse than any
 
 
@@ -45,10 +48,10 @@ def check_validation_data(spec: str | None, in_channels: int) -> str:
             raise ZooError(f"no built-in validation set for {in_channels}-channel models: give --val pairs:DIR")
         return VALIDATION_SETS[in_channels]
     kind = spec.partition(":")[0]
-    if kind in TEST_SETS:
-        allowed = " or ".join(VALIDATION_SETS.values())
+    if kind in TEST_SETS or kind.startswith("crossdomain"):
+        allowed = ", ".join([*VALIDATION_SETS.values(), *OTHER_VALIDATION])
         raise ZooError(f"--val {spec} is a test set: a search that selects on it would report a biased score; "
-                       f"use {allowed} or a folder of your own (pairs:DIR)")
+                       f"use {allowed} or a folder of your own")
     return spec
 
 

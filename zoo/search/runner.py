@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError, first_line
+from zoo.search import distributed
 from zoo.search import storage as stores
 from zoo.search.candidate import Proxy, candidate_folder, open_training_data, train_candidate
 from zoo.search.earlystop import DEFAULT_MARGIN, EarlyStop, Peer
@@ -183,6 +184,7 @@ class Objective:
     def __init__(self, settings: SearchSettings, stored: dict[str, Any], location: stores.Location) -> None:
         self.settings, self.stored, self.location = settings, stored, location
         self.outcome = ""  # "trained", "free" or "failed": what the loop counts
+        self.ranks = distributed.world_size() > 1  # under torchrun: every rank trains each candidate
 
     def caps(self, trial, gmacs: float, mparams: float) -> list[str]:
         """Set a constraint per cap (relative excess, <= 0 feasible); the caps exceeded."""
@@ -224,13 +226,15 @@ class Objective:
         proxy = Proxy(**self.stored["proxy"])
         folder = candidate_folder(settings.out, config, proxy)
         trial.set_user_attr("candidate", folder.name)
-        rule = None
-        if self.stored["early_stop"]:
+        rule, send = None, None
+        if self.stored["early_stop"] and not self.ranks:  # under torchrun a stop would have to reach every rank
             rule = EarlyStop(cost.gmacs, peers(trial.study), proxy.steps, self.stored["stop_margin"])
+        if self.ranks:
+            send = lambda: distributed.send(distributed.job(config, proxy, folder))  # noqa: E731
         beat = (stores.heartbeat(settings.out, trial.number, settings.heartbeat) if self.location.journal
                 else contextlib.nullcontext())
         with beat:
-            result = train_candidate(folder, config, proxy, rule)
+            result = train_candidate(folder, config, proxy, rule, before_training=send)
         latency = measure_latency(config) if "latency" in self.stored["objectives"] else None
         for key, value in (("psnr", result.psnr), ("ssim", result.ssim), ("steps", result.steps),
                            ("train_seconds", result.seconds), ("curve", result.curve), ("stopped", result.stopped),
@@ -273,6 +277,17 @@ def run_search(settings: SearchSettings, *, progress: bool = True) -> dict[str, 
     settings.proxy = dataclasses.replace(settings.proxy, val=check_validation_data(settings.proxy.val,
                                                                                    settings.space.in_channels))
     settings.check()
+    ranks = distributed.world_size() > 1
+    if ranks and distributed.join() != 0:  # torchrun: rank 0 runs the study, the others train with it
+        distributed.follow()
+        return {}
+    status = _run(settings, optuna, progress)
+    if ranks:  # only after a clean end: on an error the others may be mid-step, and torchrun ends them
+        distributed.send(None)
+    return status
+
+
+def _run(settings: SearchSettings, optuna, progress: bool) -> dict[str, Any]:
     check_data(settings)
     study, location, stored = open_study(settings)
     objective = Objective(settings, stored, location)
@@ -300,7 +315,9 @@ def run_search(settings: SearchSettings, *, progress: bool = True) -> dict[str, 
                 raise ZooError(f"{failed} candidates in a row failed, the last with {objective.error}")
             number = len(study.get_trials(deepcopy=False))
             try:
-                study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+                # under torchrun a failed candidate ends the search: the other ranks may be mid-step
+                study.optimize(objective, n_trials=1, catch=() if objective.ranks else (Exception,),
+                               gc_after_trial=False)
             except KeyboardInterrupt:
                 _retry_interrupted(study, _running_number(study, number))
                 raise

@@ -94,14 +94,12 @@ def open_url(url: str, *, heartbeat: int = DEFAULT_HEARTBEAT, grace: int = DEFAU
 
 
 def open_journal(folder: Path):
-    optuna = require_optuna()
+    require_optuna()
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     folder.mkdir(parents=True, exist_ok=True)
-    # Without optuna's symlink lock: the open lock (O_EXCL file) works on any local file system.
-    path = folder / JOURNAL
-    lock = optuna.storages.journal.JournalFileOpenLock(str(path) + ".lock")
-    return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+    # Optuna's default lock (a symlink beside the file), as optuna-dashboard opens it too.
+    return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
 
 
 def open_for_run(out: Path, url: str | None, *, heartbeat: int, grace: int) -> Location:
