@@ -1,0 +1,206 @@
+"""``OpenVinoRunner``: a ``zoo export`` ONNX file, or a model in memory through the same export, in
+OpenVINO on the CPU, as a Runner for ``zoo.denoise`` (the same tiling and self-ensemble as every
+other backend). ``pip install 'zoo[openvino]'``.
+
+Measured on this project's 2-core AMD EPYC (issue 19), OpenVINO's CPU plugin runs the full-size
+mwrcanet at 0.97-0.98 of the 3x3-conv peak in float32 and bfloat16, where eager PyTorch reaches
+0.81-0.91: it is the CPU engine ``--engine auto`` picks where it measures fastest
+(:mod:`zoo.export.engines`, ``docs/engines.md``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+from torch import nn
+
+from zoo.errors import ZooError, first_line
+from zoo.fileio import cache_dir
+from zoo.infer.runner import DTYPES
+
+# zoo's precision names -> OpenVINO's inference precision hint. The hint must always be given:
+# on a CPU with bfloat16 instructions OpenVINO's default is bf16, so "float32" would silently not be.
+PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
+MODES = ("latency", "throughput")
+INSTALL_HINT = "pip install 'zoo[openvino]'"
+
+
+def require_openvino() -> ModuleType:
+    """Import openvino, or say in one line how to install it."""
+    try:
+        import openvino
+    except ImportError as exc:
+        raise ZooError(f"openvino is not installed: {INSTALL_HINT} ({first_line(exc)})") from None
+    return openvino
+
+
+def openvino_installed() -> bool:
+    """Whether openvino can be imported, without importing it (it takes about a second)."""
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
+def openvino_cache_dir() -> Path:
+    """Where OpenVINO keeps compiled models between runs: ``openvino/`` in zoo's cache."""
+    return cache_dir() / "openvino"
+
+
+@functools.cache
+def cpu_capabilities() -> tuple[str, ...]:
+    """OpenVINO's CPU optimisation capabilities here (e.g. ``FP32``, ``BF16``, ``WINOGRAD``)."""
+    return tuple(require_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+def resolve_precision(dtype: torch.dtype | str | None) -> str:
+    """zoo's name of the inference precision (``float32`` or ``bfloat16``) for ``dtype``."""
+    if isinstance(dtype, torch.dtype):
+        dtype = next((name for name, value in DTYPES.items() if value == dtype), str(dtype))
+    name = dtype or "float32"
+    if name == "float16":
+        raise ZooError("float16 inference needs a GPU; on a CPU use bfloat16")
+    if name not in PRECISIONS:
+        raise ZooError(f"unknown dtype '{name}' for OpenVINO; choose from {', '.join(PRECISIONS)}")
+    if name == "bfloat16" and "BF16" not in cpu_capabilities():
+        warnings.warn("this CPU has no bfloat16 support: running in float32", RuntimeWarning, stacklevel=3)
+        return "float32"
+    return name
+
+
+class OpenVinoRunner:
+    """Runs a file written by :func:`zoo.export.export_onnx` (float32 NCHW in and out) on the CPU.
+
+    ``source`` is that file, or an ``nn.Module`` exported first through
+    :func:`zoo.export.cached_export` (kept between runs; needs ``zoo[onnx]``). ``dtype``
+    ``bfloat16`` sets OpenVINO's inference precision hint (its convolutions in bf16);
+    ``threads`` the CPU threads (default: as many as torch uses). ``mode`` ``latency`` runs one
+    inference on all threads; ``throughput`` splits a batch into single images run on ``streams``
+    parallel streams (default: OpenVINO's choice). ``static_shapes`` compiles the graph again for
+    each input shape it meets (as tiles all of one size are), instead of running one graph of
+    dynamic size. Compiled models are kept in :func:`openvino_cache_dir` (``cache=False``: not),
+    so a second start skips compilation.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | nn.Module, *, dtype: torch.dtype | str | None = None,
+                 threads: int | None = None, mode: str = "latency", streams: int | None = None,
+                 static_shapes: bool = False, cache: bool = True) -> None:
+        ov = require_openvino()
+        if threads is not None and threads < 1:
+            raise ZooError(f"threads must be at least 1, got {threads}")
+        if mode not in MODES:
+            raise ZooError(f"unknown OpenVINO mode '{mode}'; choose from {', '.join(MODES)}")
+        if streams is not None and (streams < 1 or mode != "throughput"):
+            raise ZooError(f"streams must be at least 1 and need mode 'throughput', got {streams} with '{mode}'")
+        self.precision = resolve_precision(dtype)
+        self.path = _onnx_file(source)
+        self.mode, self.threads, self.static_shapes = mode, threads or torch.get_num_threads(), static_shapes
+        self._core = ov.Core()
+        try:
+            self._model = self._core.read_model(str(self.path))
+        except Exception as exc:
+            raise ZooError(f"{self.path}: OpenVINO cannot read it as a model ({first_line(exc)[:200]})") from None
+        self.metadata = _metadata(self._model)
+        shape = self._model.input(0).get_partial_shape()
+        channels = shape[1].get_length() if shape.rank.is_static and shape[1].is_static else None
+        self.in_channels: int | None = int(self.metadata.get("zoo.in_channels", 0)) or channels
+        self.size_multiple = int(self.metadata.get("zoo.size_multiple", 1))  # tiles on the model's own grid
+        self.fixed_batch: int | None = shape[0].get_length() if shape.rank.is_static and shape[0].is_static else None
+        self.config: dict[str, object] = {
+            "INFERENCE_PRECISION_HINT": PRECISIONS[self.precision],
+            "INFERENCE_NUM_THREADS": self.threads,
+            "PERFORMANCE_HINT": mode.upper(),
+        }
+        if streams is not None:
+            self.config["NUM_STREAMS"] = streams
+        if cache:
+            self.config["CACHE_DIR"] = str(openvino_cache_dir())
+        # Compiled from the model read above, not from its path: OpenVINO keys a path's cache entry
+        # on its name, size and mtime in seconds, so a file re-exported in the same second with other
+        # weights would load the old blob; a model is keyed on a hash of its graph and weights.
+        self._compiled: dict[tuple[int, ...] | None, tuple] = {}
+        self.compiled = self._compile(None)
+        self.loaded_from_cache = bool(cache and self.compiled.get_property("LOADED_FROM_CACHE"))
+        self.streams = int(self.compiled.get_property("NUM_STREAMS"))
+        file_precision = self.metadata.get("zoo.precision", "float32")
+        details = [self.precision, mode] + ([f"{self.streams} streams"] if mode == "throughput" else [])
+        details += [f"{self.threads} threads"] + (["static shapes"] if static_shapes else [])
+        details += [f"{file_precision} file"] if file_precision != "float32" else []
+        self.device = f"OpenVINO {ov.__version__.split('-')[0]} CPU ({', '.join(details)})"
+
+    def _compile(self, shape: tuple[int, ...] | None):
+        """The compiled model for inputs of ``shape`` (None: any shape), compiled on first use."""
+        if shape in self._compiled:
+            return self._compiled[shape][0]
+        ov = require_openvino()
+        model = self._model
+        if shape:  # a fixed input size: OpenVINO plans memory and picks kernels for it once
+            model = model.clone()
+            model.reshape({0: list(shape)})
+        try:
+            compiled = self._core.compile_model(model, "CPU", self.config)
+        except Exception as exc:
+            raise ZooError(f"{self.path}: OpenVINO cannot compile it for the CPU ({first_line(exc)[:200]})") from None
+        queue = ov.AsyncInferQueue(compiled, int(compiled.get_property("NUM_STREAMS"))) if self.mode == "throughput" else None
+        self._compiled[shape] = (compiled, compiled.create_infer_request(), queue)
+        return compiled
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = np.ascontiguousarray(batch.detach().cpu().numpy(), dtype=np.float32)
+        if self.fixed_batch is None or len(x) == self.fixed_batch:
+            return torch.from_numpy(self._run(x))
+        # A graph exported with a fixed batch: run in chunks of that size, the last one filled up
+        # with copies of its final image (as OrtRunner does).
+        size, outputs = self.fixed_batch, []
+        for start in range(0, len(x), size):
+            chunk = x[start:start + size]
+            filled = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)])
+            outputs.append(self._run(filled)[:len(chunk)])
+        return torch.from_numpy(np.concatenate(outputs))
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        split = self.mode == "throughput" and len(x) > 1 and self.fixed_batch is None
+        shape = (1, *x.shape[1:]) if split else x.shape
+        key = tuple(shape) if self.static_shapes else None
+        self._compile(key)
+        _, request, queue = self._compiled[key]
+        if not split:
+            # share_inputs: no copy of the input; the output is copied (the request reuses its buffer).
+            return request.infer({0: x}, share_inputs=True)[0].copy()
+        # Throughput: one image per request, the requests spread over the streams.
+        outputs: list[np.ndarray | None] = [None] * len(x)
+
+        def done(request, index: int) -> None:
+            outputs[index] = request.get_output_tensor(0).data.copy()
+
+        queue.set_callback(done)
+        for index in range(len(x)):
+            queue.start_async({0: x[index:index + 1]}, index)
+        queue.wait_all()
+        return np.concatenate(outputs)
+
+
+def _onnx_file(source: str | os.PathLike[str] | nn.Module) -> Path:
+    """The ONNX file to run: ``source`` itself, or its cached export."""
+    if isinstance(source, nn.Module):
+        from zoo.export.cache import cached_export
+
+        return cached_export(source)
+    path = Path(source)
+    if not path.is_file():
+        raise ZooError(f"{path}: no such ONNX file")
+    return path
+
+
+def _metadata(model) -> dict[str, str]:
+    """The ``zoo.*`` metadata the exporter wrote (OpenVINO keeps ONNX metadata under ``framework``)."""
+    try:
+        framework = model.get_rt_info()["framework"]
+        return {key: framework[key].astype(str) for key in framework}
+    except (KeyError, RuntimeError, TypeError):
+        return {}
