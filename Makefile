@@ -13,6 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip uninstall -q -y zoo 2>/dev/null || true  # the distribution's name before zoo-denoise
 	$(BIN)/python -m pip install -q -e ".[dev,onnx]"
 	touch $(STAMP)
 

@@ -78,7 +78,7 @@ def test_broken_plugins_are_isolated_and_explained(third_party):
 
 
 def test_duplicate_name_warns_with_both_distributions_and_builtin_wins(third_party):
-    with pytest.warns(zoo.PluginWarning, match=r"block 'residual' is provided by 'zoo', 'zoo-extra'; using 'zoo'"):
+    with pytest.warns(zoo.PluginWarning, match=r"block 'residual' is provided by 'zoo-denoise', 'zoo-extra'; using 'zoo-denoise'"):
         names = zoo.list_blocks()
     assert names.count("residual") == 1
     with warnings.catch_warnings():
@@ -136,7 +136,7 @@ def test_cli_lists_third_party_plugins_and_reports_broken_ones(tmp_path):
     blocks = _run_cli(["list", "--blocks"], site)
     assert blocks.returncode == 0
     assert "gated" in blocks.stdout and "zoo-extra" in blocks.stdout
-    assert "'residual' is provided by 'zoo', 'zoo-extra'" in blocks.stderr
+    assert "'residual' is provided by 'zoo-denoise', 'zoo-extra'" in blocks.stderr
 
     broken = _run_cli(["info", "broken_import"], site)
     assert broken.returncode == 2

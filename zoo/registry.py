@@ -6,8 +6,8 @@ metadata once (cached) and imports a plugin only when it is first used. A plugin
 import, or whose object is of the wrong kind, is recorded as broken and reported with a
 :class:`~zoo.errors.PluginWarning`; every other plugin keeps working.
 
-When two distributions provide the same name, the winner is deterministic: the built-in ``zoo``
-distribution first, then the others in order of distribution name. A warning names both.
+When two distributions provide the same name, the winner is deterministic: the built-in ``zoo-denoise``
+distribution (zoo itself) first, then the others in order of distribution name. A warning names both.
 In-process registration (:func:`register_model`, :func:`register_block`) refuses an existing
 name unless ``override=True``.
 """
@@ -31,7 +31,7 @@ from torch import nn
 from zoo.contract import record_build
 from zoo.errors import BrokenPluginError, PluginWarning, UnknownNameError, ZooError, first_line
 
-BUILTIN_DISTRIBUTION = "zoo"
+BUILTIN_DISTRIBUTION = "zoo-denoise"  # zoo's own distribution: its entry points are the built-in plugins
 IN_PROCESS = "(in-process)"
 
 
