@@ -1,4 +1,4 @@
-"""ONNX export and the onnxruntime runner (``pip install 'zoo[onnx]'``).
+"""ONNX export and the onnxruntime runner (``pip install "zoo-denoise[onnx]"``, or ``[onnx-cpu]``).
 
 - :func:`export_onnx`: a model to an .onnx file with dynamic sizes, checked against PyTorch.
 - :class:`OrtRunner`: an .onnx file as a runner for :func:`zoo.denoise` (tiling, ensemble).

@@ -7,6 +7,7 @@ import importlib.metadata
 from types import ModuleType
 
 from zoo.errors import ZooError, first_line
+from zoo.install import pip_hint
 
 INPUT_NAME, OUTPUT_NAME = "noisy", "denoised"
 
@@ -18,7 +19,9 @@ def require(module: str) -> ModuleType:
     try:
         return __import__(module)
     except ImportError as exc:
-        raise ZooError(f"{module} is not installed: pip install 'zoo[onnx]' ({first_line(exc)})") from None
+        # onnxruntime: the CPU build by name; the GPU build comes with the `onnx` extra (never both).
+        hint = pip_hint(module, extra="onnx-cpu" if module == "onnxruntime" else "onnx")
+        raise ZooError(f"{module} is not installed: {hint} ({first_line(exc)})") from None
 
 
 def _refuse_two_onnxruntimes() -> None:

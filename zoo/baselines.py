@@ -14,6 +14,7 @@ import numpy as np
 
 from zoo.data.bayer import pack_bayer, unpack_bayer
 from zoo.errors import ZooError
+from zoo.install import pip_hint
 
 PATTERN = "RGGB"  # the packing only groups same-colour pixels: any pattern's 2x2 phase works
 
@@ -22,7 +23,7 @@ def _bm3d(image: np.ndarray, sigma: float) -> np.ndarray:
     try:
         import bm3d
     except ImportError:
-        raise ZooError("the bm3d baseline needs the bm3d package: pip install 'zoo[baselines]'") from None
+        raise ZooError(f"the bm3d baseline needs the bm3d package: {pip_hint('bm3d', extra='baselines')}") from None
     if image.shape[-1] == 3:
         return bm3d.bm3d_rgb(image, sigma_psd=sigma)
     return np.stack([bm3d.bm3d(image[..., c], sigma_psd=sigma) for c in range(image.shape[-1])], axis=-1)

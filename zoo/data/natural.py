@@ -24,6 +24,8 @@ import numpy as np
 from zoo.errors import ZooError
 
 SPLITS = ("train", "validation", "test")
+# Import names of the packages that ship the built-in images, and the packages to install.
+_PACKAGES = {"skimage": "scikit-image", "sklearn": "scikit-learn", "pywt": "PyWavelets"}
 
 # name -> (split, what it shows). Names are "package:file"; packages: skimage, sklearn, pywt,
 # matplotlib. Grey images are read as RGB (unprocessing then gives them a random camera colour).
@@ -109,7 +111,8 @@ def load_srgb(name: str) -> np.ndarray:
     try:
         path = image_path(name)
     except ImportError as exc:
-        raise ZooError(f"built-in image {name} needs the package {exc.name}: pip install {exc.name}") from None
+        package = _PACKAGES.get(exc.name or "", exc.name)  # an import name is not always the package's
+        raise ZooError(f"built-in image {name} needs the package {package}: pip install {package}") from None
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as stored:
             grey = stored["data"]
