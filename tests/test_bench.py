@@ -92,3 +92,15 @@ def test_tiled_macs_count_the_overlaps():
     tiled = run_benchmark(model, size=256, backends=[], tile=128, warmup=0, runs=1)
     # 256 in tiles of at most 128 sharing 32: three tiles of 112 a side (336 px of work per 256).
     assert tiled["gmacs_per_image"] == pytest.approx(untiled["gmacs_per_image"] * (336 / 256) ** 2, rel=1e-3)
+
+
+def test_the_tile_overlap_is_an_option_as_in_denoise_and_eval(capsys):
+    model = zoo.create_model("mwresnet", **SMALL)
+    untiled = run_benchmark(model, size=256, backends=[], warmup=0, runs=1)
+    narrow = run_benchmark(model, size=256, backends=[], tile=128, overlap=8, warmup=0, runs=1)
+    # 256 in tiles of at most 128 sharing 8: three tiles of 96 a side (288 px of work per 256).
+    assert narrow["gmacs_per_image"] == pytest.approx(untiled["gmacs_per_image"] * (288 / 256) ** 2, rel=1e-3)
+    assert (narrow["tile"], narrow["overlap"]) == (128, 8) and untiled["overlap"] is None
+    assert main(["bench", "mwresnet", "--size", "32", "--runs", "1", "--warmup", "0", "--backends", "eager",
+                 "--tile", "24", "--overlap", "8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["overlap"] == 8

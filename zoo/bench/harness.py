@@ -57,11 +57,11 @@ def machine_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
-def count_tiled_macs(model: nn.Module, shape: tuple[int, ...], tile: int | None) -> int:
+def count_tiled_macs(model: nn.Module, shape: tuple[int, ...], tile: int | None, overlap: int = DEFAULT_OVERLAP) -> int:
     """MACs of one pass over ``shape``, counting the work tiles repeat in their overlaps."""
     if tile is None:
         return count_macs(model, shape)
-    rows, cols, _ = tile_grid(*shape[-2:], tile, DEFAULT_OVERLAP, size_multiple(model))
+    rows, cols, _ = tile_grid(*shape[-2:], tile, overlap, size_multiple(model))
     per_shape: dict[tuple[int, int], int] = {}
     total = 0
     for _, h in rows:
@@ -81,6 +81,7 @@ def run_benchmark(
     dtype: torch.dtype | str | None = None,
     ensemble: bool = False,
     tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
     warmup: int = 2,
     runs: int = 5,
     device: torch.device | str | None = None,
@@ -102,7 +103,7 @@ def run_benchmark(
         keep_freed_memory()  # as the runners will: peak and model measured under the same allocator
     channels = input_channels(model)
     x = torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(0))
-    macs = count_tiled_macs(model, tuple(x.shape), tile)
+    macs = count_tiled_macs(model, tuple(x.shape), tile, overlap)
     passes = 8 if ensemble else 1
     megapixels = batch * size * size / 1e6
     peak = ConvPeak(compute_dtype, torch_device)
@@ -110,7 +111,7 @@ def run_benchmark(
 
     reference = None
     if compute_dtype != torch.float32:
-        reference = denoise(TorchRunner(model, device=torch_device), x, ensemble=ensemble, tile=tile)
+        reference = denoise(TorchRunner(model, device=torch_device), x, ensemble=ensemble, tile=tile, overlap=overlap)
 
     results = []
     for name in backends:
@@ -122,7 +123,7 @@ def run_benchmark(
         outputs: list[torch.Tensor] = []
 
         def call() -> None:
-            outputs[:] = [denoise(runner, x, ensemble=ensemble, tile=tile)]
+            outputs[:] = [denoise(runner, x, ensemble=ensemble, tile=tile, overlap=overlap)]
 
         seconds, peaks = [], []
         try:
@@ -157,6 +158,7 @@ def run_benchmark(
         "dtype": str(compute_dtype).removeprefix("torch."),
         "ensemble": ensemble,
         "tile": tile,
+        "overlap": overlap if tile else None,
         "gmacs_per_image": macs / batch / 1e9 * passes,
         "gmacs_per_megapixel": macs * passes / (batch * size * size) * 1e6 / 1e9,
         "machine": machine_info(torch_device),
@@ -169,7 +171,8 @@ def format_report(report: dict[str, Any]) -> str:
     def number(value: float | None, spec: str) -> str:
         return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
-    setting = [report["dtype"]] + (["x8 ensemble"] if report["ensemble"] else []) + ([f"tile {report['tile']}"] if report["tile"] else [])
+    tiling = [f"tile {report['tile']}, overlap {report['overlap']}"] if report["tile"] else []
+    setting = [report["dtype"]] + (["x8 ensemble"] if report["ensemble"] else []) + tiling
     shape = "x".join(map(str, report["input_shape"]))
     lines = [
         f"{report['model']}: {report['parameters'] / 1e6:.2f} M params, {report['gmacs_per_image']:.1f} GMACs per image "

@@ -9,12 +9,10 @@ import torch
 
 from zoo.bench import BACKENDS, DEFAULT_BACKENDS, format_report, plot_throughput, run_benchmark
 from zoo.cli.jsonout import to_json
+from zoo.cli.options import add_device, add_json, add_tiling, add_weights, check_tiling_options
 from zoo.contract import size_multiple
-from zoo.factory import create_model
 from zoo.errors import ZooError
-from zoo.infer import DEFAULT_OVERLAP
-from zoo.infer.runner import DTYPES
-from zoo.infer.tiling import check_tiling
+from zoo.factory import create_model
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,19 +22,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "beside the machine's 3x3-convolution peak measured in the same run.",
     )
     parser.add_argument("model", help="registered model name")
-    parser.add_argument("--weights", help="weights file (its stored configuration is used)")
+    add_weights(parser)
     parser.add_argument("--size", type=int, default=256, help="input height and width (default 256)")
     parser.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
     parser.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
                         help=f"comma-separated, from: {', '.join(BACKENDS)} (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: torch's choice)")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="compute precision (default float32)")
-    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
+    add_device(parser)
     parser.add_argument("--ensemble", action="store_true", help="time the x8 self-ensemble")
-    parser.add_argument("--tile", type=int, help="time tiled inference with this tile size")
+    add_tiling(parser)
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
     parser.add_argument("--runs", type=int, default=5, help="timed calls (default 5)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json(parser)
     parser.add_argument("--plot", metavar="FILE.png", help="draw throughput per backend to a PNG")
     parser.set_defaults(run=run)
 
@@ -49,11 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and Path(args.plot).is_dir():
         raise ZooError(f"--plot {args.plot} is a folder; give a .png file name")
     model = create_model(args.model, weights=args.weights)
-    if args.tile is not None:
-        check_tiling(args.tile, DEFAULT_OVERLAP, size_multiple(model))
+    check_tiling_options(args, size_multiple(model))
     report = run_benchmark(
         model, size=args.size, batch=args.batch, backends=[b.strip() for b in args.backends.split(",") if b.strip()],
-        dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, warmup=args.warmup, runs=args.runs, device=args.device,
+        dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, warmup=args.warmup, runs=args.runs, device=args.device,
     )
     print(to_json(report) if args.json else format_report(report))
     if args.plot:

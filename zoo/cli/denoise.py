@@ -10,10 +10,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from zoo.cli.options import add_device, add_tiling, add_weights, check_tiling_options
 from zoo.errors import ZooError, first_line
 from zoo.factory import create_model
-from zoo.infer import DEFAULT_OVERLAP, DEFAULT_TILE, DTYPES, Runner, TorchRunner, denoise
-from zoo.infer.tiling import check_tiling
+from zoo.infer import Runner, TorchRunner, denoise
 
 OUTPUT_FORMATS = {"png": ".png", "tif": ".tif", "npy": ".npy"}
 
@@ -28,9 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", help="registered model name")
     add_image_arguments(parser)
-    parser.add_argument("--weights", help="weights file (zoo safetensors, or the published .pth layout)")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="compute precision (default float32)")
-    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
+    add_weights(parser)
+    add_device(parser)
     parser.set_defaults(run=run)
 
 
@@ -42,9 +41,7 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["same", *OUTPUT_FORMATS], default="same",
                         help="output format in a folder (default: as the input; camera raw gives .tif)")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x the time)")
-    parser.add_argument("--tile", type=int, nargs="?", const=DEFAULT_TILE, metavar="T",
-                        help=f"process in overlapping tiles of at most T pixels a side (default T: {DEFAULT_TILE})")
-    parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help=f"tile overlap (default {DEFAULT_OVERLAP})")
+    add_tiling(parser)
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
 
@@ -78,8 +75,7 @@ def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], l
     if clashes:
         raise ZooError(f"several inputs would be written to {clashes[0]}: give inputs distinct names or one at a time")
     runner = make_runner()
-    if args.tile is not None:  # on the model's own grid, before any image is read
-        check_tiling(args.tile, args.overlap, runner.size_multiple)
+    check_tiling_options(args, runner.size_multiple)  # on the model's own grid, before any image is read
     notes = getattr(runner, "notes", [])
     print(f"zoo: {label} on {runner.device}" + (f" (passed over: {'; '.join(notes)})" if notes else ""), file=sys.stderr)
     failures = 0

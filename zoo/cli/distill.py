@@ -7,6 +7,7 @@ import json
 import sys
 
 from zoo.cli.jsonout import to_json
+from zoo.cli.options import add_json
 from zoo.errors import ZooError
 
 
@@ -61,7 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="validation data of every training step, or 'none' (default auto: synthval, raw or sRGB)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="pipeline folder (run again to resume)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_json(parser)
     parser.set_defaults(run=run)
 
 

@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from zoo.cli.jsonout import to_json
-from zoo.table import format_table
+from zoo.cli.options import add_device, add_json, add_tiling, add_weights, check_tiling_options
 from zoo.errors import ZooError
-from zoo.infer import DEFAULT_OVERLAP, DEFAULT_TILE, DTYPES
+from zoo.table import format_table
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,15 +24,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", help="registered model name, or bm3d / wavelet / nlmeans")
     parser.add_argument("--data", required=True, metavar="SET", help=" | ".join(DATA_KINDS))
-    parser.add_argument("--weights", help="weights file (zoo safetensors, or the published .pth layout)")
+    add_weights(parser)
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x the time)")
-    parser.add_argument("--tile", type=int, nargs="?", const=DEFAULT_TILE, metavar="T", help="tiled inference")
-    parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help=f"tile overlap (default {DEFAULT_OVERLAP})")
+    add_tiling(parser)
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="compute precision (default float32)")
-    parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
+    add_device(parser)
     parser.add_argument("--csv", metavar="FILE", help="write per-image scores to a CSV file")
-    parser.add_argument("--json", action="store_true", help="print the summary and per-image scores as JSON")
+    add_json(parser, help="print the summary and per-image scores as JSON")
     parser.set_defaults(run=run)
 
 
@@ -42,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
 
     from zoo.baselines import BASELINES
     from zoo.evaluation import baseline_denoiser, evaluate, load_data, network_denoiser
-    from zoo.infer.tiling import check_tiling
     from zoo.registry import list_models
 
     if args.limit is not None and args.limit < 1:
@@ -66,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
         from zoo.infer import TorchRunner
 
         model = create_model(args.model, weights=args.weights)
-        if args.tile is not None:
-            check_tiling(args.tile, args.overlap, size_multiple(model))
+        check_tiling_options(args, size_multiple(model))
         if weights_source(model) is None:  # neither --weights nor a pretrained name
             warnings.warn(f"no --weights: scoring {args.model} with random initial weights", UserWarning, stacklevel=1)
         runner = TorchRunner(model, dtype=args.dtype, device=args.device)

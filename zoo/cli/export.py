@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from zoo.cli.jsonout import to_json
+from zoo.cli.options import add_json, add_weights
 from zoo.errors import ZooError
 from zoo.factory import create_model
 
@@ -35,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         f"{FP32_TOLERANCE:g} max abs difference ({FP16_TOLERANCE:g} with --fp16).",
     )
     parser.add_argument("model", help="registered model name")
-    parser.add_argument("--weights", help="weights file (zoo safetensors, or the published .pth layout)")
+    add_weights(parser)
     parser.add_argument("-o", "--output", metavar="FILE", help="output .onnx file (default: MODEL.onnx, MODEL-fp16.onnx)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     parser.add_argument("--fp16", action="store_true", help="run the network in float16 (input and output stay float32)")
@@ -43,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
                         help="compare onnxruntime with PyTorch after export (default: on)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json(parser)
     parser.set_defaults(run=run)
 
 

@@ -8,6 +8,7 @@ import json
 import torch
 
 from zoo.cli.jsonout import to_json
+from zoo.cli.options import add_json, add_weights
 from zoo.table import format_table
 from zoo.complexity import count_parameters, stage_summary
 from zoo.contract import built_as, input_channels, model_config
@@ -23,9 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "and GMACs at the given input size. Counting uses meta tensors: nothing is computed.",
     )
     parser.add_argument("name", help="registered model name")
-    parser.add_argument("--weights", help="weights file: its stored configuration is shown")
+    add_weights(parser, help="weights file: its stored configuration is shown")
     parser.add_argument("--size", type=int, default=256, help="input height and width for the summary (default 256)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json(parser)
     parser.set_defaults(run=run)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from zoo.cli.jsonout import to_json
+from zoo.cli.options import add_json
 from zoo.table import format_table
 from zoo.complexity import count_parameters, macs_per_megapixel
 from zoo.contract import input_channels
@@ -22,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("pattern", nargs="?", default="*", help="shell-style name pattern (default: all)")
     parser.add_argument("--blocks", action="store_true", help="list blocks instead of models")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json(parser)
     parser.set_defaults(run=run)
 
 

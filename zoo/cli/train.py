@@ -7,7 +7,9 @@ import json
 import os
 import sys
 
+from zoo.cli.options import add_weights
 from zoo.errors import ZooError
+from zoo.precision import PRECISIONS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
     parser.add_argument("--config", type=json.loads, default={}, metavar="JSON",
                         help='model configuration, e.g. \'{"widths": [32, 48, 64], "depth": 3}\'')
-    parser.add_argument("--weights", help="start from these weights (fine-tuning)")
+    add_weights(parser, help="start from these weights (fine-tuning)")
     parser.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
     parser.add_argument("--batch", type=int, default=d.batch, help=f"patches per step and rank (default {d.batch})")
     parser.add_argument("--patch", type=int, default=d.patch, help=f"patch side, a multiple of 8 (default {d.patch})")
@@ -38,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--loss", choices=LOSSES, default=d.loss, help="training loss (default l1)")
     parser.add_argument("--ema", type=float, default=d.ema, help=f"EMA decay (default {d.ema})")
     parser.add_argument("--clip", type=float, default=d.clip, help=f"max gradient norm, 0: off (default {d.clip})")
-    parser.add_argument("--precision", choices=["float32", "bfloat16", "float16"], default=d.precision,
+    parser.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                         help="mixed precision on a GPU (default float32)")
     parser.add_argument("--val", default=d.val, metavar="SPEC",
                         help="validation data, any `zoo eval` set, or 'none' (default auto: the held-out synthval "

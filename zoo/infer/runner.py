@@ -13,9 +13,7 @@ from torch import nn
 from zoo.contract import input_channels_if_known, size_multiple
 from zoo.errors import ZooError
 from zoo.infer.allocator import keep_freed_memory
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
+from zoo.precision import DTYPES
 
 @runtime_checkable
 class Runner(Protocol):

@@ -31,11 +31,11 @@ from zoo.contract import input_channels_if_known, size_multiple
 from zoo.errors import ZooError
 from zoo.factory import create_model
 from zoo.fileio import atomic_path
+from zoo.precision import DTYPES, PRECISIONS
 from zoo.train.data import Mixture, Source, make_batch, open_source
 
 LOSSES = ("l1", "charbonnier")
 DEFAULT_WARMUP = 100
-PRECISIONS = ("float32", "bfloat16", "float16")
 LOG_FIELDS = ["step", "lr", "loss", "val_psnr", "val_ssim", "seconds"]
 
 
@@ -269,7 +269,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     device = torch.device(f"cuda:{ddp.local_rank}" if torch.cuda.is_available() else "cpu")
     if cfg.precision == "float16" and device.type != "cuda":
         raise ZooError("float16 training needs a GPU; on a CPU use float32 or bfloat16")
-    amp_dtype = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[cfg.precision]
+    amp_dtype = None if cfg.precision == "float32" else DTYPES[cfg.precision]  # mixed precision: autocast
     run = RunFolder(cfg.out)
     if run.last.exists() and not resume:
         raise ZooError(f"{run.path} holds a run already: use --resume to continue it, or another --out")
