@@ -234,3 +234,29 @@ def test_evaluation_breaks_the_scores_down_by_tag(tmp_path):
     report.write_csv(tmp_path / "scores.csv")
     header = (tmp_path / "scores.csv").read_text().splitlines()[0].split(",")
     assert header[-2:] == ["kind", "level"]
+
+
+def test_zoo_eval_scores_several_models_side_by_side_with_the_breakdown(tmp_path, capsys):
+    from zoo.cli import main
+
+    table = tmp_path / "scores.csv"
+    assert main(["eval", "wavelet", "nlmeans", "--data", "crossval-raw", "--csv", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "wavelet worst" in out and "nlmeans worst" in out
+    lines = [line for line in out.splitlines() if line.startswith(("kind ", "level "))]
+    assert [line.split()[1] for line in lines] == [*crossdomain.KINDS, "L1", "L2", "L3"]
+    rows = table.read_text().splitlines()
+    assert rows[0].startswith("model,name,") and len(rows) == 1 + 2 * 24
+    assert main(["eval", "wavelet", "nlmeans", "--data", "crossval-raw", "--limit", "2", "--json"]) == 0
+    import json
+
+    reports = json.loads(capsys.readouterr().out)["reports"]
+    assert [r["summary"]["model"] for r in reports] == ["wavelet", "nlmeans"]
+    assert {"tag", "value", "psnr", "noisy_psnr", "worst_gain"} <= set(reports[0]["breakdown"][0])
+
+
+def test_zoo_eval_refuses_weights_for_several_networks(capsys):
+    from zoo.cli import main
+
+    assert main(["eval", "mwrcanet", "mwresnet", "--weights", "x.safetensors", "--data", "crossval-raw"]) == 2
+    assert "exactly one network" in capsys.readouterr().err

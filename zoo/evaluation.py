@@ -80,26 +80,28 @@ class EvalReport:
                 "seconds_per_megapixel": seconds / megapixels if megapixels else math.nan}
 
     def breakdown(self) -> list[dict[str, float | int | str]]:
-        """Means per tag value (e.g. per kind, per noise level), in the order they first appear,
+        """Means per tag value (e.g. every kind, then every noise level), in the order they first appear,
         with the noisy input's PSNR beside each and the worst single block's margin over it."""
-        groups: dict[tuple[str, str], list[ImageScore]] = {}
+        by_tag: dict[str, dict[str, list[ImageScore]]] = {}  # tag -> value -> scores, in first-seen order
         for score in self.images:
             for key, value in score.tags.items():
-                groups.setdefault((key, value), []).append(score)
+                by_tag.setdefault(key, {}).setdefault(value, []).append(score)
+        groups = {(key, value): scores for key, values in by_tag.items() for value, scores in values.items()}
         return [{"tag": key, "value": value, "images": len(scores),
                  "psnr": float(np.mean([s.psnr for s in scores])), "ssim": float(np.mean([s.ssim for s in scores])),
                  "noisy_psnr": float(np.mean([s.noisy_psnr for s in scores])),
                  "worst_gain": float(min(s.psnr - s.noisy_psnr for s in scores))}
                 for (key, value), scores in groups.items()]
 
-    def write_csv(self, path: str | Path) -> None:
-        """One row per image (a column per tag), written atomically."""
+    def write_csv(self, path: str | Path, *, models: Sequence[str] | None = None) -> None:
+        """One row per image (a column per tag), written atomically; ``models``: the model of each
+        image, for a file that merges several reports (by default this report's own)."""
         tag_keys = list(dict.fromkeys(key for score in self.images for key in score.tags))
         rows = []
-        for score in self.images:
+        for score, model in zip(self.images, models or [self.model] * len(self.images)):
             row = asdict(score)
             tags = row.pop("tags")
-            rows.append({**row, **{key: tags.get(key, "") for key in tag_keys}})
+            rows.append({"model": model, **row, **{key: tags.get(key, "") for key in tag_keys}})
         try:
             with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["name"])
@@ -145,7 +147,10 @@ def network_denoiser(runner, *, ensemble: bool = False, tile: int | None = None,
     from zoo.infer import DEFAULT_OVERLAP, denoise
 
     def run(pair: Pair) -> np.ndarray:
-        return denoise(runner, pair.noisy, ensemble=ensemble, tile=tile,
+        noisy = pair.noisy
+        if noisy.min() < 0.0 or noisy.max() > 1.0:  # data loaders let noise stray a little past black
+            noisy = np.clip(noisy, 0.0, 1.0)      # and white; zoo.denoise takes [0, 1] only
+        return denoise(runner, noisy, ensemble=ensemble, tile=tile,
                        overlap=DEFAULT_OVERLAP if overlap is None else overlap)
 
     return run

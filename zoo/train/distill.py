@@ -1,4 +1,4 @@
-"""``zoo distill``: the four-step recipe of DESIGN.md as one resumable pipeline.
+"""``zoo distill``: the four-step recipe (docs/training-recipe.md) as one resumable pipeline.
 
 1. Train the original network (mwresnet).  2. Train the siamese network (mwrcanet).
 3. Denoise the noisy images of ``pseudo_from`` with both, average the two outputs, and fine-tune
@@ -35,12 +35,14 @@ import numpy as np
 import torch
 
 from zoo.data.pairs import Pair
-from zoo.errors import ZooError
 from zoo.contract import input_channels_if_known
+from zoo.errors import ZooError
+from zoo.evaluation import Denoiser, evaluate, load_data
 from zoo.factory import create_model, load
 from zoo.fileio import atomic_path
+from zoo.infer import TorchRunner, denoise
 from zoo.table import format_table
-from zoo.train.data import Mixture, PairPatches, open_source
+from zoo.train.data import Mixture, PairPatches, open_sources
 from zoo.train.trainer import TrainConfig, changed_settings, train
 
 # Settings a finished pipeline may be run again with: they change no step's training.
@@ -87,12 +89,19 @@ class DistillConfig:
     seed: int = 0
 
 
-def _score(outputs: list[np.ndarray], ensembled: list[np.ndarray], pairs) -> dict[str, float]:
-    from zoo.metrics import psnr, ssim
+def _given(outputs: list[np.ndarray], pairs: list[Pair]) -> Denoiser:
+    """A denoiser that hands back outputs made beforehand, by pair (the average of two networks
+    has no runner of its own, and the outputs are reused for pseudo-labels)."""
+    by_pair = {id(pair): output for pair, output in zip(pairs, outputs)}
+    return lambda pair: by_pair[id(pair)]
 
-    return {"psnr": float(np.mean([psnr(o, p.clean, data_range=1.0) for o, p in zip(outputs, pairs)])),
-            "ssim": float(np.mean([ssim(o, p.clean, data_range=1.0) for o, p in zip(outputs, pairs)])),
-            "psnr_x8": float(np.mean([psnr(o, p.clean, data_range=1.0) for o, p in zip(ensembled, pairs)]))}
+
+def _score(outputs: list[np.ndarray], ensembled: list[np.ndarray], pairs: list[Pair], data: str) -> dict[str, float]:
+    """PSNR and SSIM of the single-pass outputs and PSNR of the x8 ones, scored as ``zoo eval``
+    scores (per block, then the mean)."""
+    single, x8 = (evaluate(_given(images, pairs), pairs, model="distill", data=data, progress=False).summary()
+                  for images in (outputs, ensembled))
+    return {"psnr": float(single["psnr"]), "ssim": float(single["ssim"]), "psnr_x8": float(x8["psnr"])}
 
 
 def _fingerprint(weights: tuple[Path, ...]) -> list[str]:
@@ -122,8 +131,6 @@ class Pipeline:
         """``weights``' outputs on the set ``name``, computed once per pipeline run."""
         key = (weights, name, ensemble)
         if key not in self._outputs:
-            from zoo.infer import TorchRunner, denoise
-
             runner = TorchRunner(load(weights))
             self._outputs[key] = [denoise(runner, pair.noisy, ensemble=ensemble) for pair in pairs]
         return self._outputs[key]
@@ -188,7 +195,7 @@ class Pipeline:
             if channels is not None:  # a network whose input cannot be told: its first batch will tell
                 networks[name] = channels
         found = {option: pairs[0].channels for option, pairs in sets.items() if pairs}
-        found.update({f"--data {spec}": source.channels for spec, source in zip(self.cfg.data, base)})
+        found[f"--data {' '.join(self.cfg.data)}"] = base.channels
         for name, channels in networks.items():
             wrong = [f"{option} ({n})" for option, n in found.items() if n != channels]
             if wrong:
@@ -203,7 +210,7 @@ class Pipeline:
         # (scores written by an older zoo do not name their set: the run's own then)
         if recorded.get("weights") != made_by or recorded.get("test", self.scored_on) != c.test:
             single, ensembled = (self._average(weights, self.test, c.test, ensemble) for ensemble in (False, True))
-            self.results[key] = {"label": label, **_score(single, ensembled, self.test), "test": c.test, "weights": made_by}
+            self.results[key] = {"label": label, **_score(single, ensembled, self.test, c.test), "test": c.test, "weights": made_by}
             self._save_results()
 
     def _pseudo_pairs(self, name: str, noisy_pairs, made_by: tuple[Path, ...]) -> PairPatches:
@@ -230,8 +237,6 @@ class Pipeline:
         return PairPatches(pairs, mosaic=bool(pairs and pairs[0].raw))
 
     def run(self) -> dict[str, Any]:
-        from zoo.evaluation import load_data
-
         c = self.cfg
         settings = json.loads(json.dumps(dataclasses.asdict(c)))
         config_file = self.out / "config.json"
@@ -254,7 +259,7 @@ class Pipeline:
         if small:
             raise ZooError(f"{c.pseudo_from}: {len(small)} image(s) smaller than the {c.finetune_patch}-pixel "
                            f"fine-tuning patch (e.g. {small[0]}); lower --finetune-patch")
-        base = [open_source(spec) for spec in c.data]
+        base = open_sources(c.data)  # weighted specs and presets (mixed-raw) as in zoo train
         self._check_networks({"--test": self.test[:1], "--pseudo-from": pseudo_inputs[:1]}, base)
         for folder, *_ in TRAININGS:  # steps copied in from another run folder must fit this one
             self._finished(folder)
@@ -269,7 +274,7 @@ class Pipeline:
 
         def with_base(pseudo: PairPatches, share: float):
             """``share`` of the patches from ``pseudo``, the rest from the training data."""
-            return pseudo if share == 1 else Mixture([*base, pseudo], [(1 - share) / len(base)] * len(base) + [share])
+            return pseudo if share == 1 else Mixture([base, pseudo], [1 - share, share])
 
         mixture = with_base(self._pseudo_pairs("pseudo-step3", pseudo_inputs, (original, siamese)), c.pseudo_share)
         original3 = self._train("step3-original", mixture)
