@@ -1,6 +1,6 @@
 """``OpenVinoRunner``: a ``zoo export`` ONNX file, or a model in memory through the same export, in
 OpenVINO on the CPU, as a Runner for ``zoo.denoise`` (the same tiling and self-ensemble as every
-other backend). ``pip install 'zoo[openvino]'``.
+other backend). ``pip install "zoo-denoise[openvino]"``.
 
 Measured on this project's 2-core AMD EPYC (issue 19), OpenVINO's CPU plugin runs the full-size
 mwrcanet at 0.97-0.98 of the 3x3-conv peak in float32 and bfloat16, where eager PyTorch reaches
@@ -23,12 +23,13 @@ from torch import nn
 from zoo.errors import ZooError, first_line
 from zoo.fileio import cache_dir
 from zoo.infer.runner import DTYPES
+from zoo.install import pip_hint
 
 # zoo's precision names -> OpenVINO's inference precision hint. The hint must always be given:
 # on a CPU with bfloat16 instructions OpenVINO's default is bf16, so "float32" would silently not be.
 PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
 MODES = ("latency", "throughput")
-INSTALL_HINT = "pip install 'zoo[openvino]'"
+INSTALL_HINT = pip_hint("openvino", extra="openvino")
 
 
 def require_openvino() -> ModuleType:
@@ -77,7 +78,7 @@ class OpenVinoRunner:
     """Runs a file written by :func:`zoo.export.export_onnx` (float32 NCHW in and out) on the CPU.
 
     ``source`` is that file, or an ``nn.Module`` exported first through
-    :func:`zoo.export.cached_export` (kept between runs; needs ``zoo[onnx]``). ``dtype``
+    :func:`zoo.export.cached_export` (kept between runs; needs the ``onnx`` extra). ``dtype``
     ``bfloat16`` sets OpenVINO's inference precision hint (its convolutions in bf16);
     ``threads`` the CPU threads (default: as many as torch uses). ``mode`` ``latency`` runs one
     inference on all threads; ``throughput`` splits a batch into single images run on ``streams``

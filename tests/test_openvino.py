@@ -13,9 +13,9 @@ import torch
 import zoo
 from zoo.errors import ZooError
 
-pytest.importorskip("openvino", reason="openvino is not installed (pip install 'zoo[openvino]')")
+pytest.importorskip("openvino", reason='openvino is not installed (pip install "zoo-denoise[openvino]")')
 for _module in ("onnx", "onnxscript", "onnxruntime"):  # the export the runner takes its files from
-    pytest.importorskip(_module, reason=f"{_module} is not installed (pip install 'zoo[onnx]')")
+    pytest.importorskip(_module, reason=f'{_module} is not installed (pip install "zoo-denoise[onnx]")')
 
 from zoo.export import FP32_TOLERANCE, export_onnx  # noqa: E402
 from zoo.export.openvino import OpenVinoRunner, cpu_capabilities, openvino_cache_dir, require_openvino  # noqa: E402
@@ -155,6 +155,6 @@ def test_mistakes_are_one_line_errors(tmp_path, exported):
 
 def test_without_the_extra_one_line_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
-    with pytest.raises(ZooError, match=r"openvino is not installed: pip install 'zoo\[openvino\]'") as info:
+    with pytest.raises(ZooError, match=r'openvino is not installed: pip install openvino \(or pip install "zoo-denoise\[openvino\]"\)') as info:
         require_openvino()
     assert "\n" not in str(info.value)
