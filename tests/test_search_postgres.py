@@ -22,7 +22,6 @@ optuna = pytest.importorskip("optuna", reason="zoo search needs optuna (pip inst
 pytest.importorskip("psycopg", reason="PostgreSQL storage needs psycopg (pip install 'psycopg[binary]')")
 
 from test_search_run import worker  # noqa: E402
-from test_search_space import TINY  # noqa: E402
 
 
 def _find(tool: str) -> str | None:
@@ -75,10 +74,8 @@ def postgres_url():
 
 
 def test_two_workers_on_postgres_one_killed_mid_trial(postgres_url, tmp_path):
-    space = tmp_path / "tiny.toml"
-    space.write_text(TINY)
     out = tmp_path / "pg"
-    args = ["search", "run", str(space), "--out", str(out), "--storage", postgres_url, "--trials", "4",
+    args = ["search", "run", "tiny", "--out", str(out), "--storage", postgres_url, "--trials", "4",
             "--steps", "40", "--batch", "4", "--patch", "32", "--population", "4", "--validations", "2", "--no-early-stop",
             "--heartbeat", "1", "--grace", "4"]
     victim, survivor = worker(args), worker(args)

@@ -20,12 +20,11 @@ import zoo  # noqa: E402
 from zoo.cli import main  # noqa: E402
 from zoo.complexity import macs_per_megapixel  # noqa: E402
 
-from test_search_space import TINY  # noqa: E402
 
 PROXY = ["--steps", "20", "--batch", "4", "--patch", "32", "--population", "4", "--validations", "2"]
 
 
-def search_args(space: Path, out: Path, trials: int, *extra: str) -> list[str]:
+def search_args(space: str, out: Path, trials: int, *extra: str) -> list[str]:
     return ["search", "run", str(space), "--out", str(out), "--trials", str(trials), *PROXY, *extra]
 
 
@@ -48,10 +47,8 @@ def worker(args: list[str], **kwargs) -> subprocess.Popen:
 
 
 @pytest.fixture
-def space(tmp_path: Path) -> Path:
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return path
+def space() -> str:
+    return "tiny"  # the shipped tiny space: widths 4-8, one or two blocks a group
 
 
 def test_tiny_search_runs_resumes_reports_and_exports(space, tmp_path, capsys):

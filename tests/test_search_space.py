@@ -15,22 +15,9 @@ from zoo.search.earlystop import EarlyStop, Peer, StopCandidate
 from zoo.search.genome import SEEDS, config_key, project, suggest, to_config
 from zoo.search.objectives import check_validation_data, count_cost, parse_objectives
 from zoo.search.pareto import front, hypervolume, knee
-from zoo.search.space import POSITIONS, load_space, parse_space
+from zoo.search.space import POSITIONS, load_space, parse_space, shipped_space
 
-TINY = """
-widths = [[4, 8], [4, 8], [4, 8]]
-act = ["prelu", "relu"]
-tie = [["down1", "up3"], ["down2", "up2"]]
-[groups.default]
-blocks = ["residual", "dense", "rcab"]
-depth = { min = 1, max = 2 }
-tail = [true, false]
-[groups.default.options.rcab]
-reduction = [2, 4]
-[groups.default.options.dense]
-layers = [2]
-growth_rate = [4, 8]
-"""
+TINY = shipped_space("tiny").read_text()  # widths 4-8, one or two blocks a group
 
 
 class FirstChoice:
@@ -92,7 +79,7 @@ def test_seed_projection_takes_the_nearest_choices():
 
 
 def test_space_hash_ignores_comments_and_layout():
-    assert parse_space(TINY).hash == parse_space("# a comment\n" + TINY.replace(" = ", "=")).hash
+    assert parse_space(TINY).hash == parse_space("# a comment\n" + TINY.replace(" = ", "=")).hash == load_space("tiny").hash
     assert parse_space(TINY).hash != parse_space(TINY.replace("max = 2", "max = 3")).hash
 
 

@@ -52,7 +52,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--max-params", type=float, metavar="M", help="cap: millions of parameters")
     run.add_argument("--data", action="append", metavar="SPEC", help="training data, repeatable (default synthraw)")
     run.add_argument("--val", default="auto", metavar="SPEC",
-                     help="validation data: synthval, synthval-srgb or pairs:DIR; never a test set (default auto)")
+                     help="validation data: synthval(-srgb), crossval-raw/-srgb or a folder of your own; never a "
+                     "test set (default auto: synthval, synthval-srgb for sRGB spaces)")
     run.add_argument("--batch", type=int, default=8, help="patches per step (default 8)")
     run.add_argument("--patch", type=int, default=64, help="patch side (default 64)")
     run.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the proxy (default 1e-3)")

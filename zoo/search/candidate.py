@@ -101,10 +101,8 @@ class _Watched:
 
 def open_training_data(specs: list[str]):
     """The training data as the trainer opens it (the same specs, mixtures and weights)."""
-    try:
-        from zoo.train.data import open_sources
-    except ImportError:  # before the shared data specs: the trainer's own helper
-        from zoo.train.trainer import _open_sources as open_sources
+    from zoo.train.data import open_sources
+
     return open_sources(specs)
 
 

@@ -47,7 +47,7 @@ def choose(rows: list[TrialRow], *, trial: int | None = None, use_knee: bool = F
 def versions() -> dict[str, str]:
     import torch
 
-    from zoo import __version__
+    from zoo.version import __version__
 
     found = {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version()}
     try:

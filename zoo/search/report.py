@@ -81,10 +81,7 @@ def _blank(value: Any) -> Any:
 
 
 def format_table(rows: list[TrialRow]) -> str:
-    try:
-        from zoo.table import format_table as table
-    except ImportError:  # before the formatter moved out of the CLI
-        from zoo.cli.table import format_table as table
+    from zoo.table import format_table as table
 
     shown = sorted(rows, key=lambda r: (not r.on_front, r.gmacs if r.gmacs is not None else float("inf"), r.number))
     body = []

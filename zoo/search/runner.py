@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import math
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ SAMPLERS = ("nsga2", "tpe", "random")
 WORKERS_ATTR = "zoo.workers"  # workers started so far: each draws its own sampler seed
 FREE_LIMIT = 200  # consecutive trials that trained nothing (over a cap, repeats) before giving up
 FAIL_LIMIT = 3  # consecutive failed candidates before giving up
+WAIT_SECONDS = 5  # between looks at others' running trials, once the budget is used
 # Settings a resumed study must be run with again: they decide what the trials' values mean.
 FIXED = ("space_hash", "objectives", "proxy", "sampler", "population", "seed", "max_gmacs", "max_params",
          "early_stop", "stop_margin")
@@ -75,7 +77,7 @@ class SearchSettings:
 
     def stored(self) -> dict[str, Any]:
         """What the study keeps: enough to report on it and export from it on any machine."""
-        from zoo import __version__
+        from zoo.version import __version__
 
         return {"space_hash": self.space.hash, "space_name": self.space.name, "space_text": self.space.text,
                 "objectives": list(self.objectives), "proxy": dataclasses.asdict(self.proxy),
@@ -192,7 +194,9 @@ class Objective:
         for key, value, cap in (("gmacs", gmacs, self.stored["max_gmacs"]), ("params", mparams, self.stored["max_params"])):
             if cap is None:
                 continue
-            trial.set_constraint(key, (value - cap) / cap)
+            with warnings.catch_warnings():  # a retried trial brings its constraint along: Optuna warns, keeps it
+                warnings.simplefilter("ignore")
+                trial.set_constraint(key, (value - cap) / cap)
             if value > cap:
                 over.append(f"{key} {value:.4g} > {cap:.4g}")
         return over
@@ -288,6 +292,8 @@ def run_search(settings: SearchSettings, *, progress: bool = True) -> dict[str, 
 
 
 def _run(settings: SearchSettings, optuna, progress: bool) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
     check_data(settings)
     study, location, stored = open_study(settings)
     objective = Objective(settings, stored, location)
@@ -307,7 +313,12 @@ def _run(settings: SearchSettings, optuna, progress: bool) -> dict[str, Any]:
             bar.n = min(used, settings.trials)
             bar.refresh()
             if used >= settings.trials:
-                break
+                # Others' trials still running may yet die: wait, so that a dead one is retried
+                # here rather than left to a later run.
+                if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                    break
+                time.sleep(min(settings.heartbeat, WAIT_SECONDS))
+                continue
             if free >= FREE_LIMIT:
                 raise ZooError(f"{free} trials in a row trained nothing (over a cap, or repeats): "
                                "raise --max-gmacs/--max-params, or widen the space")

@@ -23,7 +23,7 @@ from zoo.errors import ZooError
 from zoo.ops.activations import ACTIVATIONS
 
 POSITIONS = ("down1", "down2", "middle", "up2", "up3")  # the mwnet skeleton's five groups, in order
-DEFAULT_SPACE = "default"  # the shipped space's name on the command line
+DEFAULT_SPACE = "default"  # the shipped spaces are named by their file's stem: default, tiny
 TOP_KEYS = {"name", "in_channels", "act", "widths", "tie", "groups"}
 GROUP_KEYS = {"blocks", "depth", "tail", "options"}
 Scalar = int | float | str | bool
@@ -93,15 +93,15 @@ class Space:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def default_space_path() -> Path:
-    return Path(str(files("zoo.search") / "spaces" / "default.toml"))
+def shipped_space(name: str) -> Path | None:
+    """The path of a space shipped with zoo (``default``, ``tiny``), or None."""
+    path = Path(str(files("zoo.search") / "spaces" / f"{name}.toml"))
+    return path if "/" not in name and path.is_file() else None
 
 
 def load_space(path: str | Path) -> Space:
-    """Read and validate a space file; ``default`` is the shipped space."""
-    if str(path) == DEFAULT_SPACE:
-        path = default_space_path()
-    path = Path(path).expanduser()
+    """Read and validate a space file, or a shipped space by name (``default``, ``tiny``)."""
+    path = shipped_space(str(path)) or Path(path).expanduser()
     try:
         text = path.read_text()
     except OSError as exc:
@@ -204,7 +204,7 @@ class _Validator:
                 for name, members in names]
 
     def unit(self, name: str, positions: tuple[str, ...], key: str, spec: Any) -> Unit:
-        import zoo  # the registry: blocks come from entry points, third-party ones included
+        from zoo.registry import list_blocks  # blocks come from entry points, third-party ones included
 
         if not isinstance(spec, dict):
             raise self.fail(f"{key} must be a table")
@@ -214,7 +214,7 @@ class _Validator:
         if "blocks" not in spec:
             raise self.fail(f"{key}: give blocks, e.g. blocks = [\"residual\", \"dense\", \"rcab\"]")
         blocks = self.choices(f"{key}.blocks", spec["blocks"], str)
-        known = zoo.list_blocks()
+        known = list_blocks()
         for block in blocks:
             if block not in known:
                 raise self.fail(f"{key}.blocks: unknown block {block!r}; registered: {', '.join(known)}")

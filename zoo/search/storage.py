@@ -59,12 +59,21 @@ class Location:
     study: str | None
     folder: Path | None
     journal: bool
+    stored_url: str | None = None  # a database URL without its password (kept in the run folder)
 
 
 def _safe_url(url: str) -> str:
+    """For messages: the password masked."""
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _url_without_password(url: str) -> str:
+    """What the run folder keeps: the password comes from PGPASSWORD or ~/.pgpass (libpq's own)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(password=None).render_as_string(hide_password=False)
 
 
 def open_url(url: str, *, heartbeat: int = DEFAULT_HEARTBEAT, grace: int = DEFAULT_GRACE):
@@ -105,18 +114,20 @@ def open_journal(folder: Path):
 def open_for_run(out: Path, url: str | None, *, heartbeat: int, grace: int) -> Location:
     """The storage of ``zoo search run``: the folder's journal, or the database at ``url``; the
     folder remembers which (``search.json``), so status and report take the folder alone."""
+    # a bad URL fails as one line before anything is made
+    storage = None if url is None else open_url(url, heartbeat=heartbeat, grace=grace)
     recorded = read_folder_file(out)
-    if recorded and (recorded.get("storage") or None) != (_safe_url(url) if url else None):
+    if recorded and (recorded.get("storage") or None) != (_url_without_password(url) if url else None):
         was = recorded.get("storage") or "its journal"
         raise ZooError(f"{out} belongs to a search stored in {was}; give the same --storage, or another --out")
     if url is None:
         return Location(open_journal(out), str(out / JOURNAL), None, out, True)
-    return Location(open_url(url, heartbeat=heartbeat, grace=grace), _safe_url(url), None, out, False)
+    return Location(storage, _safe_url(url), None, out, False, _url_without_password(url))
 
 
 def write_folder_file(out: Path, location: Location, study: str) -> None:
     # The URL is kept without its password: give it through PGPASSWORD or ~/.pgpass, or pass the URL.
-    data = {"storage": None if location.journal else location.url, "study": study}
+    data = {"storage": None if location.journal else location.stored_url, "study": study}
     with atomic_path(out / FOLDER_FILE) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
 
