@@ -260,3 +260,10 @@ def test_zoo_eval_refuses_weights_for_several_networks(capsys):
 
     assert main(["eval", "mwrcanet", "mwresnet", "--weights", "x.safetensors", "--data", "crossval-raw"]) == 2
     assert "exactly one network" in capsys.readouterr().err
+
+
+def test_the_extreme_presets_always_draw_their_exposure():
+    bright = make_batch(open_sources(["highlights-raw"]), seed=0, step=0, rank=0, batch=6, patch=48)[1]
+    dark = make_batch(open_sources(["shadows-raw"]), seed=0, step=0, rank=0, batch=6, patch=48)[1]
+    assert ((bright >= 1.0).float().mean(dim=(1, 2, 3)) > 0.1).all()
+    assert (dark.amax(dim=(1, 2, 3)) <= 0.25 + 1e-6).all()  # at least 2 stops under white

@@ -11,6 +11,7 @@ from torch import nn
 
 import zoo
 from zoo.checkpoint import read_checkpoint
+from zoo.contract import record_weights
 
 # name -> (architecture, weights file); the configuration is stored in the file itself.
 PRETRAINED = {
@@ -25,7 +26,9 @@ def _pretrained(name: str) -> nn.Module:
         if not path.is_file():
             raise FileNotFoundError(f"{name}: its weights {file} are missing from the installed package")
         if torch.get_default_device().type == "meta":  # shapes only (zoo list, zoo info): no weights to copy in
-            return zoo.create_model(architecture, **(read_checkpoint(path).config or {}))
+            model = zoo.create_model(architecture, **(read_checkpoint(path).config or {}))
+            record_weights(model, str(path))  # where its weights (and model card) are
+            return model
         return zoo.create_model(architecture, weights=path)
 
 

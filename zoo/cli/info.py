@@ -11,7 +11,8 @@ from zoo.cli.jsonout import to_json
 from zoo.cli.options import add_json, add_weights
 from zoo.table import format_table
 from zoo.complexity import count_parameters, stage_summary
-from zoo.contract import built_as, input_channels, model_config
+from zoo.checkpoint import read_card
+from zoo.contract import built_as, input_channels, model_config, weights_source
 from zoo.errors import ZooError
 from zoo.factory import create_model
 from zoo.registry import MODELS
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     channels = input_channels(model)
     shape = (1, channels, args.size, args.size)
     stages = stage_summary(model, shape)
+    source = weights_source(model)
+    card = read_card(source) if source else None
     info = {
         "name": args.name,
         "distribution": plugin.distribution,
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         "gmacs": sum(s.macs for s in stages) / 1e9,
         "stages": [{"name": s.name, "kind": s.kind, "parameters": s.parameters, "output_shape": list(s.output_shape),
                     "gmacs": s.macs / 1e9} for s in stages],
+        "card": card,
     }
     if args.json:
         print(to_json(info))
@@ -62,7 +66,26 @@ def run(args: argparse.Namespace) -> int:
     built = built_as(model)
     if built is not None:
         print(f"built as: {built['model']} {json.dumps(built['config'])}")
-    print(f"parameters: {info['parameters']:,}   GMACs at {args.size}x{args.size}: {info['gmacs']:.1f}\n")
+    print(f"parameters: {info['parameters']:,}   GMACs at {args.size}x{args.size}: {info['gmacs']:.1f}")
+    if card:
+        print(format_card(card))
+    print()
     rows = [[s.name, s.kind, f"{s.parameters:,}", "x".join(map(str, s.output_shape[1:])), f"{s.macs / 1e9:.2f}"] for s in stages]
     print(format_table(["stage", "module", "params", "output (CxHxW)", "GMACs"], rows, right=(2, 4)))
     return 0
+
+
+def format_card(card: dict) -> str:
+    """A model card as indented lines: a summary, then each field (held-out scores one per set)."""
+    lines = ["model card:"]
+    if "summary" in card:
+        lines.append(f"  {card['summary']}")
+    for key, value in card.items():
+        if key == "summary":
+            continue
+        if key == "held_out" and isinstance(value, dict):
+            for data, scores in value.items():
+                lines.append(f"  held out, {data}: {json.dumps(scores)}")
+        else:
+            lines.append(f"  {key.replace('_', ' ')}: {value if isinstance(value, str) else json.dumps(value)}")
+    return "\n".join(lines)

@@ -11,7 +11,8 @@ from zoo.cli.jsonout import to_json
 from zoo.cli.options import add_json
 from zoo.table import format_table
 from zoo.complexity import count_parameters, macs_per_megapixel
-from zoo.contract import input_channels
+from zoo.checkpoint import read_card
+from zoo.contract import input_channels, weights_source
 from zoo.registry import BLOCKS, MODELS, Plugin, build_model
 
 
@@ -33,7 +34,7 @@ def _status(plugin: Plugin) -> str:
 
 def describe_model(plugin: Plugin) -> dict[str, Any]:
     row: dict[str, Any] = {"name": plugin.name, "distribution": plugin.distribution, "status": _status(plugin),
-                           "parameters": None, "gmacs_per_megapixel": None, "in_channels": None}
+                           "parameters": None, "gmacs_per_megapixel": None, "in_channels": None, "card": None}
     if plugin.ok:
         try:
             with torch.device("meta"):  # counts need shapes only: nothing is allocated
@@ -41,9 +42,24 @@ def describe_model(plugin: Plugin) -> dict[str, Any]:
             channels = input_channels(model)
             row.update(parameters=count_parameters(model), in_channels=channels,
                        gmacs_per_megapixel=round(macs_per_megapixel(model, channels) / 1e9, 1))
+            source = weights_source(model)  # a pretrained name's shipped file: its model card
+            row["card"] = read_card(source) if source else None
         except Exception as exc:  # a third-party model failing to build must not stop the listing
             row["status"] = f"broken: {type(exc).__name__}: {exc}"
     return row
+
+
+def headline(card: dict[str, Any] | None) -> str:
+    """A model card in a few words: its training data and its first held-out score."""
+    if not card:
+        return "-"
+    words = "+".join(card.get("trained_on", [])) or "trained"
+    held_out = card.get("held_out") or {}
+    if held_out:
+        data, scores = next(iter(held_out.items()))
+        if isinstance(scores, dict) and "psnr" in scores:
+            words += f"; {data} {scores['psnr']:.2f} dB"
+    return words
 
 
 def describe_block(plugin: Plugin) -> dict[str, Any]:
@@ -67,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             return "-" if value is None else format(value, spec)
 
         table = [[r["name"], fmt(r["parameters"] and r["parameters"] / 1e6, ".2f"), fmt(r["gmacs_per_megapixel"], ".1f"),
-                  fmt(r["in_channels"], "d"), r["distribution"], r["status"]] for r in rows]
-        print(format_table(["model", "params (M)", "GMACs/MP", "in ch", "distribution", "status"], table, right=(1, 2, 3)))
+                  fmt(r["in_channels"], "d"), r["distribution"], r["status"], headline(r["card"])] for r in rows]
+        print(format_table(["model", "params (M)", "GMACs/MP", "in ch", "distribution", "status", "weights"], table,
+                           right=(1, 2, 3)))
     return 0

@@ -3,14 +3,17 @@ procedural images) captured afresh for every patch by a random simulated camera
 (:mod:`zoo.data.capture`), raw or sRGB.
 
 Data specs (``zoo train --data``): ``CONTENT-raw`` / ``CONTENT-srgb`` for each content of
-:data:`CONTENTS`, and ``mixed-raw`` / ``mixed-srgb``, the mixture the shipped weights were
-trained on (:data:`MIXED`).
+:data:`CONTENTS`; ``mixed-raw`` / ``mixed-srgb``, the mixture the shipped weights were trained on
+(:data:`MIXED`); and ``highlights-raw`` / ``shadows-raw`` (and ``-srgb``), the same mixture always
+at that exposure extreme, to weigh an extreme more than the mixture's 15% does.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+import dataclasses
 
 from zoo.data.capture import DEFAULT_SETTINGS, CaptureSettings, random_capture
 from zoo.data.natural import load_srgb, split
@@ -22,6 +25,8 @@ CONTENTS = ("natural", *GENERATORS)
 # The shipped weights' mixture: photographs first (what users denoise), then procedural content
 # for what a few photographs lack (edges at all scales, text and graphics, smooth ramps).
 MIXED = {"natural": 0.5, "deadleaves": 0.2, "graphics": 0.2, "gradients": 0.1}
+EXTREMES = {"highlights": dataclasses.replace(DEFAULT_SETTINGS, highlights=1.0, shadows=0.0),
+            "shadows": dataclasses.replace(DEFAULT_SETTINGS, highlights=0.0, shadows=1.0)}
 RESCALE_SHARE = 0.5  # natural crops shrunk by up to 2x: other scales, and the files' own noise and JPEG averaged away
 
 
@@ -72,7 +77,7 @@ class Captures:
 
 def capture_kinds() -> tuple[str, ...]:
     """Every data spec this module serves, e.g. ``natural-raw``, ``mixed-srgb``."""
-    return tuple(f"{content}-{domain}" for content in (*CONTENTS, "mixed") for domain in DOMAINS)
+    return tuple(f"{content}-{domain}" for content in (*CONTENTS, "mixed", *EXTREMES) for domain in DOMAINS)
 
 
 def open_captures(kind: str) -> list[tuple[Captures, float]]:
@@ -80,6 +85,7 @@ def open_captures(kind: str) -> list[tuple[Captures, float]]:
     content, _, domain = kind.rpartition("-")
     if kind not in capture_kinds():
         raise ZooError(f"unknown synthetic data '{kind}'; choose from {', '.join(capture_kinds())}")
-    if content == "mixed":
-        return [(Captures(name, domain), weight) for name, weight in MIXED.items()]
+    if content == "mixed" or content in EXTREMES:
+        settings = EXTREMES.get(content, DEFAULT_SETTINGS)
+        return [(Captures(name, domain, settings), weight) for name, weight in MIXED.items()]
     return [(Captures(content, domain), 1.0)]
