@@ -147,10 +147,7 @@ def network_denoiser(runner, *, ensemble: bool = False, tile: int | None = None,
     from zoo.infer import DEFAULT_OVERLAP, denoise
 
     def run(pair: Pair) -> np.ndarray:
-        noisy = pair.noisy
-        if noisy.min() < 0.0 or noisy.max() > 1.0:  # data loaders let noise stray a little past black
-            noisy = np.clip(noisy, 0.0, 1.0)      # and white; zoo.denoise takes [0, 1] only
-        return denoise(runner, noisy, ensemble=ensemble, tile=tile,
+        return denoise(runner, pair.noisy, ensemble=ensemble, tile=tile,
                        overlap=DEFAULT_OVERLAP if overlap is None else overlap)
 
     return run

@@ -11,15 +11,20 @@ what ``write_image`` needs to write a result the same way.
 - TIFF (``.tif``, ``.tiff``): one gray or RGB image, 8/16-bit unsigned or float (``bit_depth`` 32).
   Without imagecodecs, tifffile lacks LZW and PackBits: OpenCV decodes those, checked against
   the layout tifffile reports.
-- NumPy (``.npy``): ``(H, W)`` or ``(C, H, W)`` as stored; floats are taken as [0, 1], integers
-  are divided by their dtype's max (``bit_depth`` is the dtype's bits).
+- NumPy (``.npy``): ``(H, W)`` or ``(C, H, W)`` as stored; floats are taken as [0, 1], unsigned
+  integers are divided by their dtype's max as PNG and TIFF samples are (``bit_depth`` is the
+  dtype's bits). Signed integers have no such scale (is int16 data 0-1023 or -32768-32767?) and
+  are refused, as are booleans.
 - Camera raw (``.dng``, ``.nef``, ``.cr2``, ``.arw``, ``.raf``, ... through rawpy): the visible CFA
   mosaic ``(H, W)``, less the black level of each pixel's CFA channel, divided by
   ``white - black``, clipped; ``bit_depth`` 16, the depth a result is written at.
 
 An alpha channel (PNG or TIFF) is dropped on reading: denoising acts on colour, and the result is
-written without alpha. Float files may stray a little outside [0, 1] (noise around black and white)
-and are clipped; data far outside (a 0-255 or 0-65535 float image) is refused rather than wiped out.
+written without alpha. Other extra TIFF samples (a 5-plane TIFF) are refused, never dropped.
+An image above :attr:`zoo.limits.Limits.max_pixels` (about 268 megapixels; ``ZOO_MAX_PIXELS``
+changes it) is refused from its header, before it is decoded. Float files may stray a little
+outside [0, 1] (noise around black and white) and are clipped; data far outside (a 0-255 or
+0-65535 float image) is refused rather than wiped out.
 
 ``write_image`` picks the format from the output suffix (``.png``, ``.tif``/``.tiff``, ``.npy``) and
 keeps the input's depth, always atomically. Camera raw inputs are written as a 16-bit mosaic (PNG or
@@ -41,6 +46,7 @@ import tifffile
 
 from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
+from zoo.limits import check_pixels
 
 Format = Literal["png", "jpeg", "tiff", "npy", "raw"]
 
@@ -213,6 +219,7 @@ def _read_png(file: Path) -> Image:
     if len(raw) < 26 or raw[:8] != _PNG_SIGNATURE or raw[12:16] != b"IHDR":
         raise ZooError(f"cannot read {file}: not a PNG file (no PNG signature and header)")
     bit_depth, colour_type = raw[24], raw[25]
+    check_pixels(int.from_bytes(raw[20:24], "big"), int.from_bytes(raw[16:20], "big"), f"cannot read {file}: the image")
     decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
         raise ZooError(f"cannot read {file}: the PNG data is corrupt or truncated")
@@ -228,6 +235,9 @@ def _read_jpeg(file: Path) -> Image:
     raw = file.read_bytes()
     if raw[:3] != b"\xff\xd8\xff":  # the SOI marker: a renamed PNG or TIFF is refused, not guessed
         raise ZooError(f"cannot read {file}: not a JPEG file (no JPEG start-of-image marker)")
+    size = _jpeg_size(raw)
+    if size is not None:
+        check_pixels(*size, f"cannot read {file}: the image")
     decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
         raise ZooError(f"cannot read {file}: the JPEG data is corrupt or truncated")
@@ -240,6 +250,32 @@ def _read_jpeg(file: Path) -> Image:
     return Image(_from_integers(decoded), "jpeg", 8, "uint8")
 
 
+# JPEG start-of-frame markers (SOF0-SOF15 but DHT, JPG and DAC), which carry the image's size.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_size(raw: bytes) -> tuple[int, int] | None:
+    """``(height, width)`` from a JPEG's frame header, without decoding; None if not found."""
+    i = 2
+    while i + 4 <= len(raw):
+        if raw[i] != 0xFF:
+            return None
+        marker = raw[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+        elif marker in (0xD9, 0xDA):  # end of image, or scan data before any frame header
+            return None
+        elif marker in _JPEG_SOF:
+            if i + 9 > len(raw):
+                return None
+            return int.from_bytes(raw[i + 5:i + 7], "big"), int.from_bytes(raw[i + 7:i + 9], "big")
+        else:
+            i += 2 + int.from_bytes(raw[i + 2:i + 4], "big")
+    return None
+
+
 def _read_tiff(file: Path) -> Image:
     try:
         with tifffile.TiffFile(file) as tif:
@@ -250,6 +286,7 @@ def _read_tiff(file: Path) -> Image:
                 raise ZooError(f"cannot read {file}: expected one image, the TIFF holds a stack of {count}")
             page = tif.pages.first
             channels = _tiff_colour_channels(page, file)  # layout checked before any decoding
+            check_pixels(int(page.imagelength), int(page.imagewidth), f"cannot read {file}: the image")
             pixels = _decode_tiff_page(page, file)
     except ZooError:
         raise
@@ -257,7 +294,7 @@ def _read_tiff(file: Path) -> Image:
         raise ZooError(f"cannot read {file}: not a readable TIFF ({first_line(exc)})") from exc
     planes = np.moveaxis(pixels, -1, 0) if page.axes == "YXS" else pixels
     if planes.ndim == 3:
-        planes = planes[0] if channels == 1 else planes[:channels]  # alpha, other extra samples dropped
+        planes = planes[0] if channels == 1 else planes[:channels]  # alpha dropped (the only extra sample let in)
     if np.issubdtype(planes.dtype, np.floating):
         return Image(_from_floats(planes, file), "tiff", 32, str(planes.dtype))
     return Image(_from_integers(planes), "tiff", planes.dtype.itemsize * 8, str(planes.dtype))
@@ -271,6 +308,12 @@ def _tiff_colour_channels(page: tifffile.TiffPage, file: Path) -> int:
     if page.axes not in ("YX", "YXS", "SYX"):
         raise ZooError(f"cannot read {file}: expected a 2-D gray or RGB TIFF image, got axes {page.axes!r}")
     channels = page.samplesperpixel - len(page.extrasamples)
+    # ExtraSamples: 1 and 2 are alpha; 0 is data of no stated meaning, which dropping would lose.
+    alpha = [kind for kind in page.extrasamples if int(kind) in (1, 2)]
+    if len(page.extrasamples) > 1 or len(alpha) != len(page.extrasamples):
+        raise ZooError(f"cannot read {file}: the TIFF has {page.samplesperpixel} samples per pixel "
+                       f"({len(page.extrasamples)} extra beyond gray or RGB); zoo reads gray or RGB, with at most "
+                       "one alpha channel")
     wanted = {tifffile.PHOTOMETRIC.MINISBLACK: 1, tifffile.PHOTOMETRIC.RGB: 3}.get(photometric)
     if channels != wanted:
         name = getattr(photometric, "name", photometric)
@@ -297,8 +340,8 @@ def _decode_tiff_page(page: tifffile.TiffPage, file: Path) -> np.ndarray:
 
 
 def _read_npy(file: Path) -> Image:
-    try:
-        array = np.load(file, allow_pickle=False)
+    try:  # mapped, not read: the shape is checked before the data is
+        array = np.load(file, mmap_mode="r", allow_pickle=False)
     except Exception as exc:  # truncated or foreign files raise ValueError, EOFError, OSError, ...
         raise ZooError(f"cannot read {file}: not a readable .npy array ({first_line(exc)})") from exc
     if not isinstance(array, np.ndarray):
@@ -310,11 +353,16 @@ def _read_npy(file: Path) -> Image:
         raise ZooError(f"cannot read {file}: shape {array.shape} looks channels-last; expected (C, H, W)")
     if array.ndim not in (2, 3):
         raise ZooError(f"cannot read {file}: expected an (H, W) or (C, H, W) array, got shape {array.shape}")
-    if np.issubdtype(array.dtype, np.integer):
+    check_pixels(*array.shape[-2:], f"cannot read {file}: the image")
+    if np.issubdtype(array.dtype, np.signedinteger):
+        raise ZooError(f"cannot read {file}: {array.dtype} data has no defined scale; store unsigned integers "
+                       "(divided by their dtype's maximum) or floats in [0, 1]")
+    array = np.array(array)  # read now, into memory (the file may change or go)
+    if np.issubdtype(array.dtype, np.unsignedinteger):
         return Image(_from_integers(array), "npy", array.dtype.itemsize * 8, str(array.dtype))
     if np.issubdtype(array.dtype, np.floating):
         return Image(_from_floats(array, file), "npy", 32, str(array.dtype))
-    raise ZooError(f"cannot read {file}: expected an integer or float array, got dtype {array.dtype}")
+    raise ZooError(f"cannot read {file}: expected an unsigned integer or float array, got dtype {array.dtype}")
 
 
 def _read_raw(file: Path) -> Image:

@@ -12,6 +12,11 @@ from zoo.errors import ZooError
 
 Image = Any  # np.ndarray | torch.Tensor
 
+#: How far outside [0, 1] values may stray before the image is taken to be on another scale (a
+#: 0-255 float image came back all ones, clipped, exit 0). Noise around black and white strays a
+#: little, and is clipped on the way out; the image files' readers allow the same.
+RANGE_TOLERANCE = 0.5
+
 
 def to_batch(image: Image, in_channels: int | None) -> tuple[torch.Tensor, Callable[[torch.Tensor], Image]]:
     """Validate ``image`` ((H, W), (C, H, W) or (N, C, H, W), float) and return a float32 CPU
@@ -40,6 +45,7 @@ def to_batch(image: Image, in_channels: int | None) -> tuple[torch.Tensor, Calla
     batch = tensor.reshape((1,) * (4 - tensor.ndim) + shape).to("cpu", torch.float32)
     if not torch.isfinite(batch).all():
         raise ZooError("the image has values too large for float32")
+    check_range(batch)
 
     def restore(result: torch.Tensor) -> Image:
         result = result.reshape(shape)
@@ -49,3 +55,14 @@ def to_batch(image: Image, in_channels: int | None) -> tuple[torch.Tensor, Calla
         return result.to(device=image.device, dtype=image.dtype, copy=True)
 
     return batch, restore
+
+
+def check_range(batch: torch.Tensor) -> None:
+    """A one-line :class:`ZooError` naming the range found when values leave [0, 1] by more
+    than :data:`RANGE_TOLERANCE`."""
+    low, high = float(batch.min()), float(batch.max())
+    if low >= -RANGE_TOLERANCE and high <= 1.0 + RANGE_TOLERANCE:
+        return
+    scale = next((top for top in (255, 1023, 4095, 16383, 65535) if 1.5 < high <= top), None)
+    hint = f" (0-{scale} data? divide it by {scale})" if scale else " (clip it or scale it to [0, 1])"
+    raise ZooError(f"expected an image with values in [0, 1], found values in [{low:g}, {high:g}]{hint}")
