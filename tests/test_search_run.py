@@ -101,6 +101,7 @@ def test_tiny_search_runs_resumes_reports_and_exports(space, tmp_path, capsys):
 
     exported = tmp_path / "knee.json"
     assert main(["search", "export", str(out), "--knee", "--name", "knee", "-o", str(exported)]) == 0
+    assert "wrote" in capsys.readouterr().out
     data = json.loads(exported.read_text())
     provenance = data["provenance"]
     assert data["name"] == "knee" and data["model"] == "mwnet"
