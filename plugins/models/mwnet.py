@@ -6,7 +6,7 @@ options, and whether the group ends in a conv3x3 with a residual around the whol
 the form the architecture search produces, registered as ``mwnet``; ``mwresnet``, ``mwrcanet``
 and ``mwdensenet`` are named configurations of it.
 
-Module names follow the released checkpoints (DESIGN.md's table), so their files load strictly.
+Module names follow the released checkpoints (docs/networks.md), so their files load strictly.
 """
 
 from __future__ import annotations

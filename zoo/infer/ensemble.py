@@ -1,5 +1,5 @@
 """The x8 self-ensemble: the 8 rotations/flips of an image, each denoised, mapped back and
-averaged in float64 (DESIGN.md's protocol of the challenge)."""
+averaged in float64: the challenge's protocol (docs/sidd-protocol.md)."""
 
 from __future__ import annotations
 
