@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from skimage.restoration import denoise_nl_means, denoise_wavelet
 
 from zoo.data.bayer import pack_bayer, unpack_bayer
 from zoo.errors import ZooError
@@ -30,15 +31,11 @@ def _bm3d(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _wavelet(image: np.ndarray, sigma: float) -> np.ndarray:
-    from skimage.restoration import denoise_wavelet
-
     return denoise_wavelet(image, sigma=sigma, method="BayesShrink", mode="soft", rescale_sigma=True,
                            channel_axis=-1, convert2ycbcr=image.shape[-1] == 3)
 
 
 def _nlmeans(image: np.ndarray, sigma: float) -> np.ndarray:
-    from skimage.restoration import denoise_nl_means
-
     # h = 0.8 sigma with the noise variance subtracted (sigma=...): scikit-image's advice.
     return denoise_nl_means(image, h=0.8 * sigma, sigma=sigma, fast_mode=True, patch_size=5, patch_distance=6,
                             channel_axis=-1)

@@ -10,6 +10,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from zoo.errors import ZooError
+from zoo.export import OrtRunner, cached_export
+from zoo.export.onnxlib import require
 from zoo.infer.runner import Runner, TorchRunner
 
 
@@ -41,10 +44,6 @@ def onnxruntime(model: nn.Module, dtype: torch.dtype, device: torch.device, *, f
                 provider: str | None = None) -> Runner:
     """The model exported to ONNX (cached between runs) in onnxruntime: float32, or float16 on a
     GPU. ``provider`` None follows the device: the CPU's own, or TensorRT, else CUDA."""
-    from zoo.errors import ZooError
-    from zoo.export import OrtRunner, cached_export
-    from zoo.export.onnxlib import require
-
     if dtype != torch.float32:
         raise BackendUnavailable("onnxruntime backends run their own export: pick an -fp16 one for float16")
     if device.type == "cpu" and (fp16 or provider not in (None, "cpu")):

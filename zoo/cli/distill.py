@@ -9,6 +9,7 @@ import sys
 from zoo.cli.jsonout import to_json
 from zoo.cli.options import add_json
 from zoo.errors import ZooError
+from zoo.train.distill import DistillConfig, distill, format_results
 
 
 def _four(kind):
@@ -21,8 +22,6 @@ def _four(kind):
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.train.distill import DistillConfig
-
     d = DistillConfig(out="")
     parser = subparsers.add_parser(
         "distill", help="the four-step two-network distillation recipe (resumable)",
@@ -67,8 +66,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.train.distill import DistillConfig, distill, format_results
-
     for option in ("original_config", "siamese_config"):
         if not isinstance(getattr(args, option), dict):
             raise ZooError(f"--{option.replace('_', '-')} must be a JSON object")

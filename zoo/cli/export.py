@@ -9,6 +9,7 @@ from pathlib import Path
 from zoo.cli.jsonout import to_json
 from zoo.cli.options import add_json, add_weights
 from zoo.errors import ZooError
+from zoo.export import DEFAULT_OPSET, FP16_TOLERANCE, FP32_TOLERANCE, export_onnx
 from zoo.factory import create_model
 
 
@@ -25,8 +26,6 @@ def _batch(value: str) -> int | None:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.export.exporter import DEFAULT_OPSET, FP16_TOLERANCE, FP32_TOLERANCE
-
     parser = subparsers.add_parser(
         "export", help="export a model to ONNX (needs zoo[onnx])",
         description="Export to ONNX with dynamic height and width (the model's own padding is in the "
@@ -49,8 +48,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.export import export_onnx
-
     output = Path(args.output or f"{args.model}{'-fp16' if args.fp16 else ''}.onnx")
     if output.is_dir():
         raise ZooError(f"{output} is a folder: give a file name (-o FILE.onnx)")

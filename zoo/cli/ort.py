@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from zoo.cli.denoise import add_image_arguments, denoise_files
+from zoo.export import OrtRunner
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +25,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.export import OrtRunner
-
     return denoise_files(args, lambda: OrtRunner(args.onnx_file, provider=args.provider, threads=args.threads),
                          Path(args.onnx_file).name)

@@ -10,12 +10,11 @@ import sys
 from zoo.cli.options import add_weights
 from zoo.errors import ZooError
 from zoo.precision import PRECISIONS
+from zoo.train.data import DATA_KINDS
+from zoo.train.trainer import LOSSES, TrainConfig, train
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from zoo.train.data import DATA_KINDS
-    from zoo.train.trainer import LOSSES, TrainConfig
-
     d = TrainConfig(model="", out="")
     parser = subparsers.add_parser(
         "train", help="train a model (L1, AdamW, cosine schedule, EMA; resumable)",
@@ -53,8 +52,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.train.trainer import TrainConfig, train
-
     if not isinstance(args.config, dict):
         raise ZooError("--config must be a JSON object")
     cfg = TrainConfig(

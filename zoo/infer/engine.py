@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from zoo.errors import ZooError
 from zoo.infer.ensemble import self_ensemble
@@ -17,8 +18,6 @@ from zoo.infer.tiling import DEFAULT_OVERLAP, run_tiled
 
 
 def _tqdm_progress(total: int):
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=total, unit="tile", leave=False, disable=total <= 1)
     return bar.update
 
