@@ -17,6 +17,7 @@ import torch
 from zoo.errors import ZooError, first_line
 from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, require
 from zoo.fileio import cache_dir
+from zoo.limits import check_threads
 
 PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 PREFERENCE = ("tensorrt", "cuda", "cpu")
@@ -63,6 +64,48 @@ def default_cache_dir() -> Path:
     return cache_dir()
 
 
+# Element types onnxruntime names; the runner feeds float32 and reads back any float.
+_FLOAT_OUTPUTS = ("tensor(float)", "tensor(float16)", "tensor(double)", "tensor(bfloat16)")
+_MAX_DECLARED = 1 << 16  # a channel count or size multiple beyond this is not a real model's
+
+
+def _check_graph(session, path: Path) -> list:
+    """The input's shape, once the graph is found to take and give what zoo.denoise needs: one
+    float32 ``(N, C, H, W)`` input named as the exporter names it and a float output of rank 4.
+    A graph casting its output to int32 gave an all-zero image with exit 0."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    found = {i.name: i for i in inputs}
+    if INPUT_NAME not in found or len(inputs) != 1:
+        raise ZooError(f"{path}: expected one input named '{INPUT_NAME}' (a file from zoo export), "
+                       f"found {', '.join(repr(n) for n in found) or 'none'}")
+    graph_input = found[INPUT_NAME]
+    if graph_input.type != "tensor(float)" or len(graph_input.shape or ()) != 4:
+        raise ZooError(f"{path}: input '{INPUT_NAME}' must be a float32 (N, C, H, W) tensor, got "
+                       f"{graph_input.type} of rank {len(graph_input.shape or ())}")
+    output = next((o for o in outputs if o.name == OUTPUT_NAME), None)
+    if output is None:
+        raise ZooError(f"{path}: expected an output named '{OUTPUT_NAME}' (a file from zoo export), "
+                       f"found {', '.join(repr(o.name) for o in outputs) or 'none'}")
+    if output.type not in _FLOAT_OUTPUTS or len(output.shape or ()) != 4:
+        raise ZooError(f"{path}: output '{OUTPUT_NAME}' must be a float (N, C, H, W) tensor, got {output.type} "
+                       f"of rank {len(output.shape or ())}")
+    return list(graph_input.shape)
+
+
+def _metadata_int(metadata: dict[str, str], key: str, path: Path) -> int | None:
+    """A positive int from the file's ``zoo.*`` metadata; None when absent."""
+    text = metadata.get(key)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= _MAX_DECLARED:
+        raise ZooError(f"{path}: its metadata '{key}' must be a whole number from 1 to {_MAX_DECLARED}, got {text[:40]!r}")
+    return value
+
+
 class OrtRunner:
     """Runs an .onnx file written by :func:`zoo.export.export_onnx` (float32 NCHW in and out).
 
@@ -78,8 +121,7 @@ class OrtRunner:
         self.path = Path(path)
         if not self.path.is_file():
             raise ZooError(f"{self.path}: no such ONNX file")
-        if threads is not None and threads < 1:
-            raise ZooError(f"threads must be at least 1, got {threads}")
+        check_threads(threads, "threads")
         if provider is not None and provider not in PROVIDERS:
             raise ZooError(f"unknown provider '{provider}'; choose from {', '.join(PROVIDERS)}")
         self.device_id = device_id
@@ -93,9 +135,10 @@ class OrtRunner:
         self.provider_used = next(k for k, v in PROVIDERS.items() if v == self.session.get_providers()[0])
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.metadata = dict(metadata)
-        shape = self.session.get_inputs()[0].shape
-        self.in_channels: int | None = int(metadata.get("zoo.in_channels", 0)) or (shape[1] if isinstance(shape[1], int) else None)
-        self.size_multiple = int(metadata.get("zoo.size_multiple", 1))  # tiles on the model's own grid
+        shape = _check_graph(self.session, self.path)
+        declared = _metadata_int(metadata, "zoo.in_channels", self.path)
+        self.in_channels: int | None = declared or (shape[1] if isinstance(shape[1], int) else None)
+        self.size_multiple = _metadata_int(metadata, "zoo.size_multiple", self.path) or 1  # tiles on the model's grid
         self.fixed_batch: int | None = shape[0] if isinstance(shape[0], int) else None
         precision = metadata.get("zoo.precision", "float32")
         where = "cpu" if self.provider_used == "cpu" else f"cuda:{device_id}"

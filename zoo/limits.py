@@ -13,9 +13,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from zoo.errors import ZooError
 
@@ -31,8 +34,9 @@ class Limits:
     max_parameters: int = 1_000_000_000
     #: Bytes of its parameters and buffers together.
     max_model_bytes: int = 8 << 30
-    #: Modules it is built of (mwrcanet: about 1,300); bounds the build time of a hostile config.
-    max_modules: int = 100_000
+    #: Modules it is built of (mwrcanet: 1,039; mwdensenet: 1,539): bounds the time a hostile config
+    #: takes to build (about a millisecond a module, on the meta device).
+    max_modules: int = 10_000
     #: Bytes of a JSON document in a file's metadata (configuration, model card).
     max_json_bytes: int = 1 << 20
     #: Nesting depth of such a document.
@@ -92,3 +96,50 @@ def check_pixels(height: int, width: int, what: str) -> None:
     if exceeds(height * width, limit):
         raise ZooError(f"{what} is {width}x{height} ({height * width / 1e6:.0f} megapixels), above the limit of "
                        f"{limit / 1e6:.0f} megapixels; set {ENVIRONMENT['max_pixels']} to raise it")
+
+
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_threads(threads: int | None, what: str = "--threads") -> None:
+    """A one-line :class:`ZooError` for a thread count below 1 or above this machine's cores
+    (100,000 threads hung ``zoo bench``; more threads than cores only slow a run down)."""
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ZooError(f"{what} must be at least 1, got {threads}")
+    if threads > cores():
+        raise ZooError(f"{what} {threads} is more than the {cores()} CPU cores this process may use")
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a JSON string literal, escapes included
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(text: str, what: str) -> Any:
+    """Parse JSON from a file zoo did not write itself, within :attr:`Limits.max_json_bytes` and
+    :attr:`Limits.max_json_depth` (100,000 nested brackets were a RecursionError). NaN and
+    Infinity, which Python's parser takes, are refused. Every problem is one line about ``what``."""
+    limit = current()
+    size = len(text.encode("utf-8", errors="replace"))
+    if exceeds(size, limit.max_json_bytes):
+        raise ZooError(f"{what} is {size:,} bytes of JSON, above the limit of {limit.max_json_bytes:,}")
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):  # brackets inside strings do not nest
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    if exceeds(deepest, limit.max_json_depth):
+        raise ZooError(f"{what} nests {deepest} levels deep, above the limit of {limit.max_json_depth}")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; so is a 5,000-digit int
+        raise ZooError(f"{what} is not valid JSON ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") from None
