@@ -80,7 +80,7 @@ def test_two_workers_on_postgres_one_killed_mid_trial(postgres_url, tmp_path):
             "--heartbeat", "1", "--grace", "4"]
     victim, survivor = worker(args), worker(args)
     storage = optuna.storages.RDBStorage(postgres_url)
-    deadline, killed = time.monotonic() + 300, None
+    deadline, killed = time.monotonic() + 900, None
     while killed is None and time.monotonic() < deadline and victim.poll() is None:
         time.sleep(0.3)
         try:
@@ -95,7 +95,7 @@ def test_two_workers_on_postgres_one_killed_mid_trial(postgres_url, tmp_path):
                 break
     victim.communicate()
     assert killed is not None, "the victim never reached a checkpoint"
-    stdout, stderr = survivor.communicate(timeout=400)
+    stdout, stderr = survivor.communicate(timeout=1200)
     assert survivor.returncode == 0, stderr
 
     study = optuna.load_study(study_name="pg", storage=storage)
