@@ -29,7 +29,8 @@ def test_one_16_bit_tiff_keeps_its_depth(tmp_path, weights, capsys):
     source = tmp_path / "in.tif"
     tifffile.imwrite(source, clean)
     target = tmp_path / "out.tif"
-    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(source), "-o", str(target)]) == 0
+    # A grey TIFF is a mosaic for a raw model only when said so (tests/test_raw_workflow_cli.py).
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(source), "-o", str(target), "--mosaic", "RGGB"]) == 0
     written = tifffile.imread(target)
     assert written.dtype == np.uint16 and written.shape == clean.shape
     want = np.round(expected(weights, clean.astype(np.float32) / 65535) * 65535)
@@ -76,13 +77,15 @@ def test_tiles_ensemble_and_format_options(tmp_path, weights):
     assert np.abs(written - want).max() < 1e-5  # float input: float32 TIFF
 
 
-def test_camera_raw_gives_a_16_bit_mosaic(tmp_path, weights):
+def test_camera_raw_gives_a_16_bit_mosaic_when_asked(tmp_path, weights):
     pytest.importorskip("rawpy")
     from test_imageio import raw_mosaic, write_dng
 
     source = write_dng(tmp_path / "shot.dng", raw_mosaic(32, 48))
     out = tmp_path / "out"
-    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(source), "-o", str(out) + "/"]) == 0
+    # DNG out and LibRaw developments: tests/test_raw_workflow_cli.py
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(source), "-o", str(out) + "/",
+                 "--format", "tif", "--raw-output", "mosaic"]) == 0
     written = tifffile.imread(out / "shot.tif")
     assert written.dtype == np.uint16 and written.shape == (32, 48)
     want = np.round(expected(weights, read_image(source).data) * 65535)

@@ -10,20 +10,23 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from zoo.cli import imagejob
 from zoo.cli.options import add_device, add_tiling, add_weights, check_tiling_options
 from zoo.errors import ZooError, first_line
 from zoo.factory import create_model
 from zoo.infer import Runner, TorchRunner, denoise
+from zoo.version import __version__
 
-OUTPUT_FORMATS = {"png": ".png", "tif": ".tif", "npy": ".npy"}
+OUTPUT_FORMATS = {"png": ".png", "tif": ".tif", "npy": ".npy", "dng": ".dng"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "denoise", help="denoise image files (PNG, TIFF, .npy, camera raw)",
         description="Denoise PNG/TIFF (8 and 16 bit, kept at their depth), .npy, and camera raw files "
-        "(DNG and the like, through rawpy: the mosaic is normalised with the file's black and white "
-        "levels and written back as a 16-bit mosaic TIFF, or .npy). A failed image is reported and "
+        "(DNG, NEF, CR2, ... through rawpy: the mosaic is denoised in the model's CFA phase and written "
+        "as a DNG (-o x.dng, the default in a folder), developed by LibRaw (-o x.png/.jpg/.tif), or as "
+        "the mosaic (--raw-output mosaic, .npy). A failed image is reported and "
         "the rest continue; existing outputs are kept unless --force.",
     )
     parser.add_argument("model", help="registered model name")
@@ -39,9 +42,10 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file (one input) or folder (created if missing)")
     parser.add_argument("--format", choices=["same", *OUTPUT_FORMATS], default="same",
-                        help="output format in a folder (default: as the input; camera raw gives .tif)")
+                        help="output format in a folder (default: as the input; camera raw gives .dng)")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x the time)")
     add_tiling(parser)
+    imagejob.add_arguments(parser)
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
 
@@ -49,7 +53,7 @@ def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: b
     """Where ``source``'s result goes: ``output`` itself, or ``output/<stem><suffix>``."""
     if not to_folder:
         return output
-    suffix = OUTPUT_FORMATS[fmt] if fmt != "same" else (".tif" if is_raw else source.suffix)
+    suffix = OUTPUT_FORMATS[fmt] if fmt != "same" else (".dng" if is_raw else source.suffix)
     return output / f"{source.stem}{suffix}"
 
 
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], label: str) -> int:
     """Denoise every input into its output with the runner ``make_runner`` builds once the
     arguments are found sound; a failed image is reported and the rest go on."""
-    from zoo.imageio import RAW_SUFFIXES, check_writable, read_image, write_image  # image libraries load only for this command
+    from zoo.imageio import RAW_SUFFIXES  # image libraries load only for this command
 
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
@@ -69,8 +73,8 @@ def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], l
     if to_folder and output.exists() and not output.is_dir():
         raise ZooError(f"{output} is a file; with several inputs -o must be a folder")
     targets = [output_path(source, output, to_folder, args.format, source.suffix.lower() in RAW_SUFFIXES) for source in inputs]
-    for target in targets:  # before any work: a bad output name would fail only after denoising
-        check_writable(target)
+    for source, target in zip(inputs, targets):  # before any work: a bad output name would fail only after denoising
+        imagejob.check_target(source, target, args)
     clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
     if clashes:
         raise ZooError(f"several inputs would be written to {clashes[0]}: give inputs distinct names or one at a time")
@@ -83,9 +87,10 @@ def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], l
         try:
             if target.exists() and not args.force:
                 raise ZooError(f"{target} exists (use --force to overwrite)")
-            image = read_image(source)
-            result = denoise(runner, image.data, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, progress=True)
-            write_image(target, result, like=image)
+            imagejob.denoise_file(
+                source, target, args,
+                lambda data: denoise(runner, data, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, progress=True),
+                in_channels=getattr(runner, "in_channels", None), label=label, software=f"zoo {__version__} ({label})")
         except ZooError as exc:
             failures += 1
             tqdm.write(f"zoo: error: {source}: {exc}", file=sys.stderr)

@@ -1,0 +1,119 @@
+"""One input file through `zoo denoise` / `zoo ort`: what it is, the model it needs, what is written.
+
+- Camera raw in: the mosaic is denoised in the model's CFA phase, then written as asked by the
+  output's suffix: ``.dng`` a DNG in the input's raw units and description; ``.png``, ``.jpg``
+  or ``.tif`` developed by LibRaw as the camera's file would be (``--raw-output mosaic``: the
+  normalised 16-bit mosaic instead, for pipelines); ``.npy`` the normalised float32 mosaic.
+- A raw model (1 input channel) takes camera raw files, ``.npy`` mosaics (RGGB unless
+  ``--mosaic``), and grey PNG/TIFF/JPEG only with ``--mosaic PATTERN``; anything else is one line
+  naming the model that fits.
+- ``--compare``: the noisy and denoised images side by side (developed, for raw inputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from zoo.data.bayer import CFA_PATTERNS
+from zoo.errors import ZooError
+
+# Models named in messages: the raw model that ships weights, and the sRGB one for photographs.
+RAW_MODEL = "mwrcanet-demo"
+SRGB_MODEL = "mwrcanet-srgb-demo"
+RAW_OUTPUTS = ("developed", "mosaic")
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+Denoiser = Callable[[np.ndarray], np.ndarray]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The raw and comparison options of `zoo denoise` and `zoo ort`."""
+    parser.add_argument("--raw-output", choices=RAW_OUTPUTS, default="developed",
+                        help="a camera raw input written as .png/.jpg/.tif: developed by LibRaw (default) or the "
+                        "normalised 16-bit mosaic, for pipelines (.dng is always a DNG, .npy the float mosaic)")
+    parser.add_argument("--mosaic", type=str.upper, choices=CFA_PATTERNS, metavar="PATTERN",
+                        help=f"the grey PNG/TIFF/.npy inputs are Bayer mosaics in this pattern ({'|'.join(CFA_PATTERNS)}); "
+                        "a raw model takes PNG/TIFF only so (.npy: RGGB by default)")
+    parser.add_argument("--compare", action="store_true",
+                        help="write the noisy and the denoised image side by side (camera raw: both developed)")
+
+
+def check_target(source: Path, target: Path, args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output that ``source`` cannot be written as."""
+    from zoo.imageio import RAW_SUFFIXES, check_writable
+
+    is_raw = source.suffix.lower() in RAW_SUFFIXES
+    suffix = target.suffix.lower()
+    if suffix == ".dng":
+        if not is_raw:
+            raise ZooError(f"cannot write {target}: a DNG holds a camera raw result, and {source.name} is not a camera raw file")
+    else:
+        check_writable(target)
+    mosaic_out = suffix in (".dng", ".npy") or (is_raw and args.raw_output == "mosaic")
+    if is_raw and args.raw_output == "mosaic" and suffix in (".jpg", ".jpeg"):
+        raise ZooError(f"cannot write {target}: --raw-output mosaic writes .tif, .png or .npy (JPEG holds 8 bits)")
+    if getattr(args, "compare", False) and mosaic_out:
+        raise ZooError(f"cannot write {target}: --compare writes a picture (.png, .jpg, .tif), not a mosaic or DNG")
+
+
+def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Denoiser, *,
+                 in_channels: int | None, label: str, software: str = "zoo") -> None:
+    """Read ``source``, denoise it with ``run`` (float image in [0, 1] -> same) and write ``target``."""
+    from zoo.imageio import read_image, write_image
+    from zoo.raw.phase import check_bayer, from_phase, to_phase
+
+    image = read_image(source)
+    kind = "raw" if image.format == "raw" else "mosaic" if _is_mosaic(source, image, args, in_channels, label) else "picture"
+    if kind == "raw" and in_channels not in (None, 1):
+        raise ZooError(f"{source.name} is a camera raw file (a Bayer mosaic) and {label} takes {in_channels}-channel "
+                       f"images: use a raw model (1 input channel), e.g. {RAW_MODEL}")
+    if kind == "picture":
+        result = run(image.data)
+    else:
+        pattern = image.cfa_pattern if kind == "raw" else (args.mosaic or "RGGB")
+        padded, offset = to_phase(image.data, check_bayer(pattern, source.name))
+        result = np.ascontiguousarray(from_phase(run(padded), offset))
+    if kind == "raw" and (target.suffix.lower() == ".dng" or
+                          (target.suffix.lower() in PICTURE_SUFFIXES and args.raw_output == "developed")):
+        _write_raw(source, target, image.data, result, args, software)
+        return
+    write_image(target, np.concatenate([image.data, result], axis=-1) if args.compare else result, like=image)
+
+
+def _is_mosaic(source: Path, image, args: argparse.Namespace, in_channels: int | None, label: str) -> bool:
+    """Whether a non-raw ``image`` is a Bayer mosaic: a raw model's grey input, as ``--mosaic`` or ``.npy`` says."""
+    channels = 1 if image.data.ndim == 2 else image.data.shape[0]
+    if in_channels != 1:
+        if args.mosaic:
+            raise ZooError(f"--mosaic is for raw models (1 input channel); {label} takes {in_channels or 'any'}-channel images")
+        return False
+    if channels != 1:
+        raise ZooError(f"{label} takes 1-channel images, got {channels} channels in {source.name}: it is a raw model "
+                       f"(Bayer mosaics); for photographs use an sRGB model such as {SRGB_MODEL}")
+    if image.format == "npy" or args.mosaic:
+        return True
+    raise ZooError(f"{source.name} is a grey picture, not a camera raw file, and {label} is a raw model: give "
+                   f"--mosaic {'|'.join(CFA_PATTERNS)} if it holds a Bayer mosaic; for photographs use an sRGB "
+                   f"model such as {SRGB_MODEL}")
+
+
+def _write_raw(source: Path, target: Path, noisy: np.ndarray, result: np.ndarray, args: argparse.Namespace,
+               software: str) -> None:
+    from zoo.imageio import Image, write_image
+    from zoo.raw.develop import develop, open_raw
+    from zoo.raw.dng import write_dng
+    from zoo.raw.meta import read_meta
+
+    with open_raw(source) as raw:
+        meta = read_meta(raw, source)
+        if target.suffix.lower() == ".dng":
+            write_dng(target, result, meta, software=software)
+            return
+        bits = 8 if target.suffix.lower() in (".jpg", ".jpeg") else 16
+        developed = develop(raw, [noisy, result] if args.compare else [result], meta, bits=bits)
+    picture = np.concatenate(developed, axis=-1)
+    write_image(target, picture, like=Image(picture, "tiff", bits, f"uint{bits}"))
