@@ -3,7 +3,10 @@
 zoo writes safetensors only, with ``zoo.model`` and ``zoo.config`` in the metadata, so a file
 rebuilds its model alone. It reads those and PyTorch files such as the released checkpoints
 (``{'state_dict': {'module.<key>': tensor}}``), the latter with ``weights_only=True``: loading
-never runs pickled code. Loading is strict: every tensor used, none left over, shapes checked.
+never runs pickled code. Loading is strict: every tensor used, none left over, shapes checked,
+no integer tensor where the model holds floats, and no NaN or infinity. The JSON in the metadata
+is read within :mod:`zoo.limits` (size and depth); the configuration is checked by the factory
+(:mod:`zoo.configcheck`) before any model is built from it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from zoo.contract import model_config, model_name, registered_name
-from zoo.errors import CheckpointError
+from zoo.errors import CheckpointError, ZooError
 from zoo.fileio import atomic_path
+from zoo.limits import load_json
 from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT
 from zoo.version import __version__
 
@@ -92,9 +96,11 @@ def _json_metadata(file: Path, metadata: dict[str, str], key: str) -> Any:
     if key not in metadata:
         return None
     try:
-        return json.loads(metadata[key])
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{file}: its '{key}' metadata is not valid JSON") from exc
+        return load_json(metadata[key], f"{file}: its '{key}' metadata")
+    except CheckpointError:
+        raise
+    except ZooError as exc:  # too big, too deep, not JSON: as the weights file's error
+        raise CheckpointError(str(exc)) from None
 
 
 def read_card(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -170,4 +176,23 @@ def load_state_dict_strict(model: nn.Module, state_dict: dict[str, torch.Tensor]
     ]
     if problems:
         raise CheckpointError(f"{source} does not fit model '{model_name(model)}': {'; '.join(problems)}")
+    check_tensor_values(tensors, expected, source)
     model.load_state_dict(tensors, strict=True)
+
+
+def _kind(dtype: torch.dtype) -> str:
+    return "float" if dtype.is_floating_point else "complex" if dtype.is_complex else "bool" if dtype == torch.bool else "integer"
+
+
+def check_tensor_values(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], source: str) -> None:
+    """Refuse, naming the tensors, stored integers where the model holds floats (they were
+    cast silently) and NaN or infinity (the error came later and blamed the image)."""
+    wrong_kind = [f"{key} {tensors[key].dtype} vs model {value.dtype}" for key, value in expected.items()
+                  if _kind(tensors[key].dtype) != _kind(value.dtype)]
+    if wrong_kind:
+        raise CheckpointError(f"{source}: {len(wrong_kind)} tensor(s) of another kind than the model's "
+                              f"({_names(wrong_kind)})")
+    broken = [key for key, tensor in tensors.items() if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if broken:
+        raise CheckpointError(f"{source}: {len(broken)} tensor(s) hold NaN or infinite values ({_names(broken)}): "
+                              "these weights are broken (a training that diverged?)")

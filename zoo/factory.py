@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from zoo.checkpoint import Checkpoint, load_state_dict_strict, read_checkpoint
+from zoo.configcheck import build_within_limits, check_config
 from zoo.contract import record_weights
 from zoo.errors import CheckpointError
 from zoo.modelfile import resolve_model_name
@@ -20,7 +21,11 @@ def _build_with(name: str, checkpoint: Checkpoint, source: str, config: dict[str
             f"{source} holds model '{checkpoint.model_name}', not '{name}' "
             f"(use zoo.load or `--weights` with model '{checkpoint.model_name}')"
         )
-    # The file's own configuration, with explicitly given keywords on top.
+    # The file's own configuration, with explicitly given keywords on top. One from the file is a
+    # stranger's: checked against the factory and built on the meta device within zoo.limits first.
+    if checkpoint.config is not None:
+        check_config(name, checkpoint.config, source)
+        build_within_limits(name, {**checkpoint.config, **config}, source)
     model = build_model(name, **{**(checkpoint.config or {}), **config})
     load_state_dict_strict(model, checkpoint.state_dict, source)
     record_weights(model, source)

@@ -1,0 +1,160 @@
+"""Issue 17, weights files are input from strangers: the configuration in the metadata is checked
+against the factory and built on the meta device within zoo.limits; integer and non-finite tensors
+are refused naming the tensor; the metadata's JSON is bounded."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from safetensors.torch import save_file
+
+import zoo
+from zoo import limits
+from zoo.checkpoint import read_card
+from zoo.errors import CheckpointError
+
+FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SMALL = {"widths": (8, 8, 8), "depth": 1}
+
+
+@pytest.fixture(scope="module")
+def tensors() -> dict[str, torch.Tensor]:
+    model = zoo.create_model("mwresnet", **SMALL)
+    return {key: value.contiguous() for key, value in model.state_dict().items()}
+
+
+def write(path: Path, tensors: dict[str, torch.Tensor], config_json: str, model: str = "mwresnet",
+          card_json: str | None = None) -> Path:
+    metadata = {"zoo.model": model, "zoo.config": config_json}
+    if card_json is not None:
+        metadata["zoo.card"] = card_json
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+def refusal(path: Path) -> str:
+    with pytest.raises(CheckpointError) as caught:
+        zoo.load(path)
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message
+    return message
+
+
+# --- the configuration ------------------------------------------------------------------------------
+
+ISSUE_CASES = {
+    "depth 10**7 (hung)": ('{"depth": 10000000}', "above the size limit: more than 1,000,000,000 parameters"),
+    "depth 10**400 (exhausted memory)": ('{"depth": 1' + "0" * 400 + "}", "option 'depth' is out of range"),
+    "widths [100000]*3": ('{"widths": [100000, 100000, 100000]}', "above the size limit"),
+    "in_channels 1e9": ('{"in_channels": 1e9}', "option 'in_channels' must be a whole number, got 1000000000.0"),
+    "100,000 brackets": ("[" * 100_000 + "]" * 100_000, "nests 100000 levels deep, above the limit of 64"),
+    "a list": ("[1, 2, 3]", "its model configuration must be a JSON object, got list"),
+    "a string": ('"mwresnet"', "its model configuration must be a JSON object, got str"),
+    "NaN": ('{"depth": NaN}', "is not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", list(ISSUE_CASES))
+def test_the_issues_hostile_configs_are_one_line(tmp_path, tensors, case):
+    text, expected = ISSUE_CASES[case]
+    path = write(tmp_path / "w.safetensors", tensors, text)
+    start = time.perf_counter()
+    assert expected in refusal(path)
+    assert time.perf_counter() - start < 60
+
+
+hostile_values = st.sampled_from([
+    -1, 0, 2**31, 10**400, 1e9, 1.5, float("inf"), "3", True, None, [], [8, 8], [8, 8, 8], [100000] * 3,
+    [[8], [8], [8]], ["8", 8, 8], {"a": 1}, [0.5, 8, 8], 10**7,
+])
+
+
+@FAST
+@given(config=st.dictionaries(st.sampled_from(["in_channels", "widths", "depth"]), hostile_values, max_size=3))
+def test_any_config_loads_or_is_refused_in_one_line(tmp_path, tensors, config):
+    text = json.dumps(config, allow_nan=True)
+    path = write(tmp_path / "w.safetensors", tensors, text)
+    # Fewer modules than the default allows, to keep the test quick: the build stops at the first
+    # module over the limit, whatever the configuration asks for.
+    with limits.override(max_modules=400):
+        try:
+            model = zoo.load(path)
+        except CheckpointError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)
+        else:  # only a configuration that builds the stored weights' model loads
+            assert model.zoo_config["widths"] in ([8, 8, 8], (8, 8, 8)) and model.zoo_config["depth"] == 1
+
+
+def test_the_size_limits_are_overridable(tmp_path, tensors, monkeypatch):
+    path = write(tmp_path / "w.safetensors", tensors, json.dumps({"in_channels": 1, **SMALL}))
+    assert zoo.load(path).zoo_config["depth"] == 1
+    with limits.override(max_parameters=1000):
+        assert "more than 1,000 parameters (set ZOO_MAX_PARAMETERS" in refusal(path)
+    with limits.override(max_model_bytes=1000):
+        assert "GiB of weights (set ZOO_MAX_MODEL_BYTES" in refusal(path)
+    monkeypatch.setenv("ZOO_MAX_MODULES", "10")
+    assert "more than 10 modules" in refusal(path)
+    monkeypatch.setenv("ZOO_MAX_MODULES", "0")  # no limit
+    assert zoo.load(path).zoo_config["depth"] == 1
+
+
+def test_a_factory_that_fails_on_the_config_is_one_line(tmp_path, tensors):
+    path = write(tmp_path / "w.safetensors", tensors, '{"widths": [8, 8, 8, 8]}')
+    assert "does not build model 'mwresnet'" in refusal(path)
+    groups = [{"block": "rcab", "depth": 1, "options": {"reduction": 0}}] * 5
+    path = write(tmp_path / "n.safetensors", tensors, json.dumps({"widths": [8, 8, 8], "groups": groups}), "mwnet")
+    assert "does not build model 'mwnet': " in refusal(path)  # a ZeroDivisionError deep in a block
+
+
+def test_oversized_json_metadata_is_refused(tmp_path, tensors):
+    big = json.dumps({"widths": [8, 8, 8], "note": "x" * (2 << 20)})
+    assert "bytes of JSON, above the limit" in refusal(write(tmp_path / "w.safetensors", tensors, big))
+    path = write(tmp_path / "c.safetensors", tensors, json.dumps(SMALL), card_json="{" * 1000 + "}" * 1000)
+    with pytest.raises(CheckpointError, match="'zoo.card' metadata nests 1000 levels deep"):
+        read_card(path)
+
+
+# --- the tensors ------------------------------------------------------------------------------------
+
+@FAST
+@given(dtype=st.sampled_from([torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool]),
+       index=st.integers(0, 10_000))
+def test_integer_tensors_are_refused_naming_them(tmp_path, tensors, dtype, index):
+    floats = sorted(key for key, value in tensors.items() if value.is_floating_point())
+    key = floats[index % len(floats)]
+    path = write(tmp_path / "w.safetensors", {**tensors, key: tensors[key].to(dtype)}, json.dumps(SMALL))
+    message = refusal(path)
+    assert f"of another kind than the model's ({key} {dtype} vs model torch.float32)" in message
+
+
+@FAST
+@given(value=st.sampled_from([float("nan"), float("inf"), float("-inf")]), index=st.integers(0, 10_000),
+       dtype=st.sampled_from([torch.float32, torch.float16, torch.bfloat16]))
+def test_non_finite_tensors_are_refused_naming_them(tmp_path, tensors, value, index, dtype):
+    floats = sorted(key for key, value in tensors.items() if value.is_floating_point())
+    key = floats[index % len(floats)]
+    broken = tensors[key].clone().to(dtype)
+    broken.view(-1)[index % broken.numel()] = value
+    path = write(tmp_path / "w.safetensors", {**tensors, key: broken}, json.dumps(SMALL))
+    assert f"1 tensor(s) hold NaN or infinite values ({key})" in refusal(path)
+
+
+def test_other_float_dtypes_still_load(tmp_path, tensors):
+    halves = {key: value.half() if value.is_floating_point() else value for key, value in tensors.items()}
+    model = zoo.load(write(tmp_path / "w.safetensors", halves, json.dumps(SMALL)))
+    assert next(model.parameters()).dtype == torch.float32
+
+
+def test_a_published_layout_file_is_checked_too(tmp_path, tensors):
+    state = {f"module.{key}": value for key, value in tensors.items()}
+    key = next(iter(tensors))
+    state[f"module.{key}"] = torch.full_like(tensors[key], float("nan"))
+    torch.save({"state_dict": state}, tmp_path / "published.pth")
+    with pytest.raises(CheckpointError, match=f"hold NaN or infinite values \\({key}\\)"):
+        zoo.create_model("mwresnet", weights=tmp_path / "published.pth", **SMALL)
