@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "robust-weights"
 RUNS = ROOT / "runs" / "robust"
 
-# name -> (run folder, domain, architecture summary, how it was trained)
+# name -> (run folder under runs/robust, domain)
 CANDIDATES = {
     "mwrcanet-demo": ("mwrcanet-raw", "raw"),
     "mwresnet-demo": ("mwresnet-raw", "raw"),
@@ -98,8 +98,9 @@ def breakdown_table(model: dict, bm3d: dict) -> str:
     return "\n".join(lines)
 
 
-def _view(image: np.ndarray, raw: bool) -> np.ndarray:
-    """A block as 8-bit RGB to look at: a mosaic is demosaiced with fixed gains and gamma."""
+def _view(image: np.ndarray, raw: bool, gain: float = 1.0) -> np.ndarray:
+    """A block as 8-bit RGB to look at: a mosaic is demosaiced with fixed gains and gamma; ``gain``
+    brightens a dark block (the same for every column of a row)."""
     from zoo.data.unprocess import demosaic_bilinear
 
     if raw:
@@ -107,7 +108,7 @@ def _view(image: np.ndarray, raw: bool) -> np.ndarray:
         rgb = np.clip(rgb, 0.0, 1.0) ** (1 / 2.2)
     else:
         rgb = np.moveaxis(image, 0, -1)
-    return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+    return np.round(np.clip(rgb * gain, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def crop_grid(runner, domain: str, target: Path, level: str = "L3") -> None:
@@ -131,12 +132,13 @@ def crop_grid(runner, domain: str, target: Path, level: str = "L3") -> None:
 
         images = {"noisy": pair.noisy, "BM3D (true level)": bm3d(pair), "zoo": denoise(runner, pair.noisy),
                   "clean": pair.clean}
+        gain = min(16.0, max(1.0, 0.35 / max(float(_view(pair.clean, domain == "raw").mean()) / 255, 1e-3)))
         for col, (title, image) in enumerate(images.items()):
             ax = axes[row, col]
-            ax.imshow(_view(image, domain == "raw"), interpolation="nearest")
+            ax.imshow(_view(image, domain == "raw", gain), interpolation="nearest")
             score = "" if title == "clean" else f"\n{psnr(image, pair.clean, data_range=1.0):.2f} dB"
             ax.set_title(f"{title}{score}" if row or title != "noisy" else f"{kind}: {title}{score}", fontsize=9)
-            ax.set_ylabel(kind if col == 0 else "")
+            ax.set_ylabel((kind + (f" (shown x{gain:.0f})" if gain > 1.5 else "")) if col == 0 else "")
             ax.set_xticks([])
             ax.set_yticks([])
     fig.suptitle(f"crossdomain-{domain}, noise level {level} of 5 (held out)", fontsize=11)
@@ -173,7 +175,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ship", action="store_true", help="write cards and copy the weights into the package")
     parser.add_argument("--file", default="final.safetensors", help="weights file of each run (default final)")
+    parser.add_argument("--run", action="append", default=[], metavar="NAME=FOLDER",
+                        help="score (and ship) NAME from runs/robust/FOLDER instead of its default run")
+    parser.add_argument("--only", action="append", metavar="NAME", help="score only these names")
     args = parser.parse_args()
+    for item in args.run:
+        name, _, folder = item.partition("=")
+        CANDIDATES[name] = (folder, CANDIDATES[name][1])
     warnings.simplefilter("ignore", RuntimeWarning)
 
     import zoo
@@ -183,6 +191,8 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     summary, all_passed = {}, True
     for name, (folder, domain) in CANDIDATES.items():
+        if args.only and name not in args.only:
+            continue
         run = RUNS / folder
         weights = run / args.file
         if not weights.is_file():

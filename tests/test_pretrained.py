@@ -57,3 +57,35 @@ def test_zoo_eval_warns_of_random_weights_only_when_there_are_none(capsys):
     assert "random initial weights" not in capsys.readouterr().err  # a pretrained name brings its own
     assert main(["eval", "mwrcanet", "--data", "synthraw", "--limit", "1"]) == 0
     assert "warning: no --weights: scoring mwrcanet with random initial weights" in capsys.readouterr().err
+
+
+# BM3D given each block's true noise level on the held-out cross-domain sets; recorded with the
+# training runs in benchmarks/results/robust-weights.md (BM3D takes minutes, the networks seconds).
+BM3D_CROSSDOMAIN_PSNR = {"crossdomain-raw": 38.57, "crossdomain-srgb": 26.70}
+SHIPPED = [("mwrcanet-demo", "crossdomain-raw", 1.0), ("mwresnet-demo", "crossdomain-raw", 1.0),
+           ("mwrcanet-srgb-demo", "crossdomain-srgb", 0.5)]
+
+
+def test_the_srgb_model_is_a_registered_trained_network_for_photographs():
+    model = zoo.create_model("mwrcanet-srgb-demo")
+    assert model.zoo_architecture == {"model": "mwrcanet",
+                                      "config": {**model.zoo_architecture["config"], "in_channels": 3}}
+    photo = np.random.default_rng(0).random((3, 40, 56), dtype=np.float32)
+    assert zoo.denoise(model, photo).shape == photo.shape
+
+
+@pytest.mark.parametrize("name, data, margin", SHIPPED)
+def test_shipped_weights_carry_their_card_and_hold_its_held_out_score(name, data, margin):
+    from zoo.checkpoint import read_card
+    from zoo.contract import weights_source
+    from zoo.evaluation import evaluate, load_data, network_denoiser
+    from zoo.infer import TorchRunner
+
+    model = zoo.create_model(name)
+    card = read_card(weights_source(model))
+    assert card["trained_on"] and card["validated_on"].startswith("crossval-")
+    report = evaluate(network_denoiser(TorchRunner(model)), load_data(data), model=name, data=data, progress=False)
+    assert report.summary()["psnr"] == pytest.approx(card["held_out"][data]["psnr"], abs=0.01)
+    assert report.summary()["psnr"] >= BM3D_CROSSDOMAIN_PSNR[data] + margin
+    for group in report.breakdown():  # every kind and every noise level: better than the noisy input
+        assert group["psnr"] > group["noisy_psnr"], group

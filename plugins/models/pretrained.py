@@ -1,6 +1,7 @@
-"""Small networks trained with ``zoo distill`` on the built-in ``synthraw`` data and shipped in
-the package, so that ``zoo denoise``, ``zoo eval`` and ``zoo bench`` work with no download.
-How they were trained: ``benchmarks/results/demo-weights.md``."""
+"""Small trained networks shipped in the package, so that ``zoo denoise``, ``zoo eval`` and
+``zoo bench`` work with no download: two raw (Bayer mosaic) denoisers and an sRGB one, trained on
+the mixed natural and procedural data of :mod:`zoo.data.synthetic`. Each file carries its model
+card (``zoo info NAME``); how they were trained: ``benchmarks/results/robust-weights.md``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from zoo.contract import record_weights
 PRETRAINED = {
     "mwrcanet-demo": ("mwrcanet", "mwrcanet-demo.safetensors"),
     "mwresnet-demo": ("mwresnet", "mwresnet-demo.safetensors"),
+    "mwrcanet-srgb-demo": ("mwrcanet", "mwrcanet-srgb-demo.safetensors"),
 }
 
 
@@ -33,12 +35,15 @@ def _pretrained(name: str) -> nn.Module:
 
 
 def mwrcanet_demo() -> nn.Module:
-    """mwrcanet, widths 32/48/64, 3 RCABs a group (raw, 1 channel): the recipe's output, the
-    siamese network after step four."""
+    """mwrcanet, widths 32/48/64, 3 RCABs a group (raw RGGB mosaic, 1 channel)."""
     return _pretrained("mwrcanet-demo")
 
 
 def mwresnet_demo() -> nn.Module:
-    """mwresnet, widths 32/48/64, 2 residual blocks a group (raw, 1 channel): the original
-    network after its step-three fine-tuning."""
+    """mwresnet, widths 32/48/64, 2 residual blocks a group (raw RGGB mosaic, 1 channel)."""
     return _pretrained("mwresnet-demo")
+
+
+def mwrcanet_srgb_demo() -> nn.Module:
+    """mwrcanet, widths 32/48/64, 3 RCABs a group (sRGB, 3 channels): camera JPEGs and PNGs."""
+    return _pretrained("mwrcanet-srgb-demo")
