@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("zoo.version", "zoo.errors", "zoo.fileio", "zoo.runlock", "zoo.install", "zoo.limits", "zoo.table")),
     ("primitives", ("zoo.ops", "zoo.precision", "zoo.contract", "zoo.metrics", "zoo.complexity", "zoo.imageio")),
     ("data", ("zoo.data", "zoo.raw")),
-    ("models", ("zoo.registry", "zoo.checkpoint", "zoo.modelfile", "zoo.factory")),
+    ("models", ("zoo.registry", "zoo.checkpoint", "zoo.configcheck", "zoo.modelfile", "zoo.factory")),
     ("inference", ("zoo.infer", "zoo.baselines")),
     ("export", ("zoo.export",)),
     ("evaluation and benchmarks", ("zoo.evaluation", "zoo.bench")),
