@@ -21,9 +21,13 @@ import torch
 from torch import nn
 
 from zoo.errors import ZooError, first_line
+from zoo.export.cache import cached_export
+from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME
+from zoo.export.runner import _metadata_int  # the same rule for zoo.* metadata as onnxruntime's runner
 from zoo.fileio import cache_dir
 from zoo.infer.runner import DTYPES
 from zoo.install import pip_hint
+from zoo.limits import check_threads
 
 # zoo's precision names -> OpenVINO's inference precision hint. The hint must always be given:
 # on a CPU with bfloat16 instructions OpenVINO's default is bf16, so "float32" would silently not be.
@@ -92,8 +96,7 @@ class OpenVinoRunner:
                  threads: int | None = None, mode: str = "latency", streams: int | None = None,
                  static_shapes: bool = False, cache: bool = True) -> None:
         ov = require_openvino()
-        if threads is not None and threads < 1:
-            raise ZooError(f"threads must be at least 1, got {threads}")
+        check_threads(threads, "threads")
         if mode not in MODES:
             raise ZooError(f"unknown OpenVINO mode '{mode}'; choose from {', '.join(MODES)}")
         if streams is not None and (streams < 1 or mode != "throughput"):
@@ -107,11 +110,11 @@ class OpenVinoRunner:
         except Exception as exc:
             raise ZooError(f"{self.path}: OpenVINO cannot read it as a model ({first_line(exc)[:200]})") from None
         self.metadata = _metadata(self._model)
-        shape = self._model.input(0).get_partial_shape()
-        channels = shape[1].get_length() if shape.rank.is_static and shape[1].is_static else None
-        self.in_channels: int | None = int(self.metadata.get("zoo.in_channels", 0)) or channels
-        self.size_multiple = int(self.metadata.get("zoo.size_multiple", 1))  # tiles on the model's own grid
-        self.fixed_batch: int | None = shape[0].get_length() if shape.rank.is_static and shape[0].is_static else None
+        shape = _check_graph(self._model, self.path)
+        channels = shape[1].get_length() if shape[1].is_static else None
+        self.in_channels: int | None = _metadata_int(self.metadata, "zoo.in_channels", self.path) or channels
+        self.size_multiple = _metadata_int(self.metadata, "zoo.size_multiple", self.path) or 1  # tiles on the model's grid
+        self.fixed_batch: int | None = shape[0].get_length() if shape[0].is_static else None
         self.config: dict[str, object] = {
             "INFERENCE_PRECISION_HINT": PRECISIONS[self.precision],
             "INFERENCE_NUM_THREADS": self.threads,
@@ -172,12 +175,12 @@ class OpenVinoRunner:
         _, request, queue = self._compiled[key]
         if not split:
             # share_inputs: no copy of the input; the output is copied (the request reuses its buffer).
-            return request.infer({0: x}, share_inputs=True)[0].copy()
+            return request.infer({0: x}, share_inputs=True)[OUTPUT_NAME].copy()
         # Throughput: one image per request, the requests spread over the streams.
         outputs: list[np.ndarray | None] = [None] * len(x)
 
         def done(request, index: int) -> None:
-            outputs[index] = request.get_output_tensor(0).data.copy()
+            outputs[index] = request.get_tensor(OUTPUT_NAME).data.copy()
 
         queue.set_callback(done)
         for index in range(len(x)):
@@ -189,13 +192,37 @@ class OpenVinoRunner:
 def _onnx_file(source: str | os.PathLike[str] | nn.Module) -> Path:
     """The ONNX file to run: ``source`` itself, or its cached export."""
     if isinstance(source, nn.Module):
-        from zoo.export.cache import cached_export
-
         return cached_export(source)
     path = Path(source)
     if not path.is_file():
         raise ZooError(f"{path}: no such ONNX file")
     return path
+
+
+_FLOAT_TYPES = ("f32", "f16", "f64", "bf16")
+
+
+def _check_graph(model, path: Path):
+    """The input's partial shape, once the graph is found to take and give what zoo.denoise needs
+    (as :class:`~zoo.export.OrtRunner` checks): one float32 ``(N, C, H, W)`` input named as the
+    exporter names it, and a float output of rank 4 named so too."""
+    inputs = model.inputs
+    names = [sorted(port.get_names()) for port in inputs]
+    if len(inputs) != 1 or INPUT_NAME not in names[0]:
+        raise ZooError(f"{path}: expected one input named '{INPUT_NAME}' (a file from zoo export), "
+                       f"found {', '.join(repr(n[0]) for n in names if n) or 'none'}")
+    shape, kind = inputs[0].get_partial_shape(), inputs[0].get_element_type().get_type_name()
+    if kind != "f32" or shape.rank.is_dynamic or shape.rank.get_length() != 4:
+        raise ZooError(f"{path}: input '{INPUT_NAME}' must be a float32 (N, C, H, W) tensor, got {kind} of rank {shape.rank}")
+    output = next((port for port in model.outputs if OUTPUT_NAME in port.get_names()), None)
+    if output is None:
+        raise ZooError(f"{path}: expected an output named '{OUTPUT_NAME}' (a file from zoo export), found "
+                       f"{', '.join(repr(sorted(p.get_names())[0]) for p in model.outputs if p.get_names()) or 'none'}")
+    out_shape, out_kind = output.get_partial_shape(), output.get_element_type().get_type_name()
+    if out_kind not in _FLOAT_TYPES or out_shape.rank.is_dynamic or out_shape.rank.get_length() != 4:
+        raise ZooError(f"{path}: output '{OUTPUT_NAME}' must be a float (N, C, H, W) tensor, got {out_kind} "
+                       f"of rank {out_shape.rank}")
+    return shape
 
 
 def _metadata(model) -> dict[str, str]:

@@ -4,6 +4,7 @@ the one-line message without the extra."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -158,3 +159,54 @@ def test_without_the_extra_one_line_says_how_to_install(monkeypatch):
     with pytest.raises(ZooError, match=r'openvino is not installed: pip install openvino \(or pip install "zoo-denoise\[openvino\]"\)') as info:
         require_openvino()
     assert "\n" not in str(info.value)
+
+
+def _graph(path, *, in_shape=("N", 1, "H", "W"), out_type="FLOAT", in_name="noisy", out_name="denoised",
+           metadata: dict[str, str] | None = None):
+    """Identity (or a cast) from ``in_name`` to ``out_name``: a stranger's ONNX file."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    kind = getattr(TensorProto, out_type)
+    node = (helper.make_node("Identity", [in_name], [out_name]) if kind == TensorProto.FLOAT
+            else helper.make_node("Cast", [in_name], [out_name], to=kind))
+    body = helper.make_graph([node], "g", [helper.make_tensor_value_info(in_name, TensorProto.FLOAT, list(in_shape))],
+                             [helper.make_tensor_value_info(out_name, kind, list(in_shape))])
+    model = helper.make_model(body, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"zoo.in_channels": "1", **(metadata or {})})
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_graph_zoo_cannot_run_right_is_refused_as_onnxruntime_refuses_it(tmp_path):
+    image = np.random.default_rng(0).random((16, 16), dtype=np.float32)
+    assert np.array_equal(zoo.denoise(OpenVinoRunner(_graph(tmp_path / "ok.onnx")), image), image)
+    cases = [
+        ({"in_name": "x"}, "expected one input named 'noisy'"),
+        ({"out_name": "y"}, "expected an output named 'denoised'"),
+        ({"out_type": "INT32"}, "output 'denoised' must be a float (N, C, H, W) tensor, got i32"),
+        ({"in_shape": (5,)}, "input 'noisy' must be a float32 (N, C, H, W) tensor"),
+        ({"metadata": {"zoo.size_multiple": "0"}}, "metadata 'zoo.size_multiple' must be a whole number"),
+    ]
+    for index, (options, message) in enumerate(cases):
+        with pytest.raises(ZooError, match=re.escape(message)) as info:
+            OpenVinoRunner(_graph(tmp_path / f"{index}.onnx", **options))
+        assert "\n" not in str(info.value)
+
+
+def test_bench_backends_run_in_their_own_precision(exported):
+    from zoo.bench import run_benchmark
+
+    model, _ = exported
+    report = run_benchmark(model, size=32, backends=["channels_last", "openvino", "openvino-bf16"], warmup=0, runs=1,
+                           device="cpu")
+    status = {r["backend"]: r["status"] for r in report["backends"]}
+    assert status["openvino"] == "ok" and status["openvino-bf16"].startswith("skipped: runs bfloat16")
+    assert next(r for r in report["backends"] if r["backend"] == "openvino")["device"].startswith("OpenVINO")
+    if "BF16" in cpu_capabilities() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        report = run_benchmark(model, size=32, backends=["openvino", "openvino-bf16"], dtype="bfloat16", warmup=0,
+                               runs=1, device="cpu")
+        rows = {r["backend"]: r for r in report["backends"]}
+        assert rows["openvino"]["status"].startswith("skipped") and rows["openvino-bf16"]["status"] == "ok"
+        assert rows["openvino-bf16"]["psnr_vs_float32"] > 30

@@ -13,6 +13,7 @@ from torch import nn
 from zoo.errors import ZooError
 from zoo.export import OrtRunner, cached_export
 from zoo.export.onnxlib import require
+from zoo.export.openvino import OpenVinoRunner, require_openvino
 from zoo.infer.runner import Runner, TorchRunner
 
 
@@ -57,9 +58,27 @@ def onnxruntime(model: nn.Module, dtype: torch.dtype, device: torch.device, *, f
         raise BackendUnavailable(str(exc)) from None
 
 
+def openvino(model: nn.Module, dtype: torch.dtype, device: torch.device, *, precision: str = "float32") -> Runner:
+    """The same export in OpenVINO on the CPU, in ``precision`` (its inference precision hint).
+    Each runs in its own dtype only (``openvino-bf16`` with ``--dtype bfloat16``), so that its
+    fraction of the conv peak and its PSNR against float32 are taken against the right reference."""
+    if device.type != "cpu":
+        raise BackendUnavailable("OpenVINO runs on the CPU here")
+    if dtype != {"float32": torch.float32, "bfloat16": torch.bfloat16}[precision]:
+        raise BackendUnavailable(f"runs {precision}: " + ("use --dtype bfloat16" if precision == "bfloat16"
+                                                          else "pick openvino-bf16 for bfloat16"))
+    try:
+        require_openvino()  # before a long export, not after it
+        return OpenVinoRunner(cached_export(model), dtype=precision, threads=torch.get_num_threads())
+    except ZooError as exc:
+        raise BackendUnavailable(str(exc)) from None
+
+
 BACKENDS: dict[str, BackendFactory] = {"eager": eager, "channels_last": channels_last, "compile": compiled}
 for _provider in (None, "cuda", "tensorrt"):
     for _fp16 in (False, True):
         _name = "-".join(["onnxruntime", *([_provider] if _provider else []), *(["fp16"] if _fp16 else [])])
         BACKENDS[_name] = functools.partial(onnxruntime, fp16=_fp16, provider=_provider)
+BACKENDS["openvino"] = functools.partial(openvino, precision="float32")
+BACKENDS["openvino-bf16"] = functools.partial(openvino, precision="bfloat16")
 DEFAULT_BACKENDS = ("eager", "channels_last")

@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
     parser.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
                         help=f"comma-separated, from: {', '.join(BACKENDS)} (default: %(default)s)")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch and onnxruntime (default: torch's choice)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch, onnxruntime and OpenVINO (default: torch's choice)")
     add_device(parser)
     parser.add_argument("--ensemble", action="store_true", help="time the x8 self-ensemble")
     add_tiling(parser)

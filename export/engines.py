@@ -1,0 +1,294 @@
+"""Which engine runs a model: PyTorch, onnxruntime or OpenVINO, named or chosen automatically.
+
+``auto`` on a GPU is what ran there before (PyTorch for ``zoo denoise``, onnxruntime's TensorRT or
+CUDA provider for ``zoo ort``). On a CPU it is the fastest engine installed for the model and
+precision: measured once per machine, model and precision (each engine on a random 256x256
+image, taken in turn, median of :data:`PROBE_RUNS`) and kept in ``<zoo cache>/engines.json``;
+delete the file to measure again. Why a measurement and not a rule, with the numbers:
+``docs/engines.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.contract import model_config, model_name
+from zoo.errors import ZooError, first_line
+from zoo.export.cache import cached_export
+from zoo.export.onnxlib import require
+from zoo.export.openvino import OpenVinoRunner, require_openvino
+from zoo.export.runner import OrtRunner
+from zoo.fileio import atomic_path, cache_dir
+from zoo.infer.engine import denoise
+from zoo.infer.runner import DTYPES, Runner, TorchRunner, parse_device, resolve_dtype
+from zoo.install import pip_hint
+
+ENGINES = ("torch", "onnxruntime", "openvino")
+CHOICES = ("auto", *ENGINES)
+FILE_ENGINES = ("onnxruntime", "openvino")  # what runs an exported .onnx file (zoo ort)
+PROBE_SIZE = 256  # the challenge's block size, and the size issue 19's numbers were taken at
+PROBE_RUNS = 3
+Log = Callable[[str], None]
+
+
+@dataclass
+class EngineChoice:
+    """The engine that runs, its runner, and why it was picked (one line)."""
+
+    engine: str
+    runner: Runner
+    reason: str
+    milliseconds: dict[str, float] = field(default_factory=dict)  # what auto measured, per engine
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def export_available() -> bool:
+    """Whether a model in memory can be exported to ONNX here (the ``onnx`` extra: the exporter
+    checks its file in onnxruntime)."""
+    return all(_installed(name) for name in ("onnx", "onnxscript", "onnxruntime"))
+
+
+def precision_name(dtype: torch.dtype | str | None) -> str:
+    if isinstance(dtype, torch.dtype):
+        return next((name for name, value in DTYPES.items() if value == dtype), str(dtype).removeprefix("torch."))
+    return dtype or "float32"
+
+
+def make_runner(engine: str, model: nn.Module, *, dtype: torch.dtype | str | None = None,
+                device: torch.device | str | None = None, threads: int | None = None) -> Runner:
+    """A runner for ``model`` on ``engine`` (``torch``, ``onnxruntime`` or ``openvino``)."""
+    torch_device = parse_device(device)
+    if engine == "torch":
+        return TorchRunner(model, dtype=dtype, device=torch_device)
+    if engine not in ENGINES:
+        raise ZooError(f"unknown engine '{engine}'; choose from {', '.join(CHOICES)}")
+    compute = resolve_dtype(dtype, torch_device)
+    if engine == "openvino":
+        if torch_device.type != "cpu":
+            raise ZooError("OpenVINO runs on the CPU here: use --device cpu, or --engine torch or onnxruntime on a GPU")
+        require_openvino()  # before a long export, not after it
+        return OpenVinoRunner(model, dtype=compute, threads=threads)
+    if compute != torch.float32:
+        raise ZooError(f"onnxruntime runs the float32 export here, not {precision_name(compute)}: "
+                       "use --engine openvino (bfloat16 on a CPU) or torch")
+    require("onnxruntime")
+    provider = "cpu" if torch_device.type == "cpu" else None  # on a GPU: TensorRT, else CUDA, as zoo ort
+    return OrtRunner(cached_export(model), provider=provider, threads=threads, device_id=torch_device.index or 0)
+
+
+def candidates(dtype: torch.dtype) -> tuple[list[str], list[str]]:
+    """The CPU engines that can run a model in memory in ``dtype`` here, and why the others cannot."""
+    engines, missing = ["torch"], []
+    export_hint = pip_hint("onnx", "onnxscript", extra="onnx")
+    exportable = export_available()
+    if dtype == torch.float32:
+        if not _installed("onnxruntime"):
+            missing.append("onnxruntime not installed")
+        elif not exportable:
+            missing.append(f"onnxruntime: no ONNX export here ({export_hint})")
+        else:
+            engines.append("onnxruntime")
+    if not _installed("openvino"):
+        missing.append(f"openvino not installed ({pip_hint('openvino', extra='openvino')})")
+    elif not exportable:
+        missing.append(f"openvino: no ONNX export here ({export_hint})")
+    else:
+        engines.append("openvino")
+    return engines, missing
+
+
+def choose_engine(model: nn.Module, *, engine: str = "auto", dtype: torch.dtype | str | None = None,
+                  device: torch.device | str | None = None, threads: int | None = None,
+                  remeasure: bool = False, log: Log | None = None) -> EngineChoice:
+    """The runner for ``model`` on ``engine`` (``zoo denoise --engine``); ``auto`` as this
+    module's docstring says. ``remeasure`` measures again even where a measurement is kept;
+    ``log`` is told in one line when a measurement starts (seconds; the first time a model is
+    seen, also its ONNX export)."""
+    if engine not in CHOICES:
+        raise ZooError(f"unknown engine '{engine}'; choose from {', '.join(CHOICES)}")
+    torch_device = parse_device(device)
+    if engine != "auto":
+        return EngineChoice(engine, make_runner(engine, model, dtype=dtype, device=torch_device, threads=threads),
+                            "asked for with --engine")
+    if torch_device.type != "cpu":
+        return EngineChoice("torch", make_runner("torch", model, dtype=dtype, device=torch_device), "auto: PyTorch on a GPU")
+    compute = resolve_dtype(dtype, torch_device)
+    names, missing = candidates(compute)
+    precision = precision_name(compute)
+    builders = {name: functools.partial(make_runner, name, model, dtype=compute, device=torch_device, threads=threads)
+                for name in names}
+    if len(names) == 1:
+        why = f"auto: the only CPU engine for {precision} here" + (f" ({'; '.join(missing)})" if missing else "")
+        return EngineChoice("torch", builders["torch"](), why)
+    identity = {"model": model_name(model), "config": model_config(model)}  # not the weights: they do not change the speed
+    return fastest(builders, identity, precision=precision, threads=threads, remeasure=remeasure, log=log,
+                   what=f"{model_name(model)} ({precision})")
+
+
+def file_runner(engine: str, path: str | Path, *, dtype: torch.dtype | str | None = None, provider: str | None = None,
+                threads: int | None = None) -> Runner:
+    """A runner for an exported .onnx file on ``engine`` (``onnxruntime`` or ``openvino``)."""
+    precision = precision_name(dtype)
+    if engine == "onnxruntime":
+        if precision != "float32":
+            raise ZooError(f"onnxruntime runs the file as it was exported, not in {precision}: use --engine openvino")
+        return OrtRunner(path, provider=provider, threads=threads)
+    if engine != "openvino":
+        raise ZooError(f"unknown engine '{engine}' for an ONNX file; choose from auto, {', '.join(FILE_ENGINES)}")
+    if provider is not None:
+        raise ZooError("--provider chooses among onnxruntime's providers: leave it out with --engine openvino")
+    return OpenVinoRunner(path, dtype=precision, threads=threads)
+
+
+def choose_file_engine(path: str | Path, *, engine: str = "auto", dtype: torch.dtype | str | None = None,
+                       provider: str | None = None, threads: int | None = None, remeasure: bool = False,
+                       log: Log | None = None) -> EngineChoice:
+    """The runner for an exported file (``zoo ort --engine``). ``auto``: onnxruntime when a
+    ``provider`` is named or it starts on a GPU; OpenVINO for bfloat16 (onnxruntime has no
+    bfloat16 CPU path); else the faster of the two on this CPU, measured and kept."""
+    if engine != "auto":
+        return EngineChoice(engine, file_runner(engine, path, dtype=dtype, provider=provider, threads=threads),
+                            "asked for with --engine")
+    precision = precision_name(dtype)
+    if provider is not None:
+        return EngineChoice("onnxruntime", file_runner("onnxruntime", path, dtype=dtype, provider=provider, threads=threads),
+                            "auto: --provider is onnxruntime's")
+    if precision != "float32":
+        return EngineChoice("openvino", file_runner("openvino", path, dtype=dtype, threads=threads),
+                            f"auto: {precision} on a CPU runs in OpenVINO")
+    openvino, onnxruntime = _installed("openvino"), _installed("onnxruntime")
+    if not openvino:
+        return EngineChoice("onnxruntime", file_runner("onnxruntime", path, threads=threads),
+                            f"auto: OpenVINO is not installed ({pip_hint('openvino', extra='openvino')})")
+    if not onnxruntime:
+        return EngineChoice("openvino", file_runner("openvino", path, threads=threads), "auto: onnxruntime is not installed")
+    ort = file_runner("onnxruntime", path, threads=threads)
+    if getattr(ort, "provider_used", "cpu") != "cpu":
+        return EngineChoice("onnxruntime", ort, f"auto: onnxruntime's {ort.provider_used} provider on the GPU")
+    builders = {"onnxruntime": lambda: ort, "openvino": lambda: file_runner("openvino", path, threads=threads)}
+    identity = {"file_sha256": file_digest(Path(path))}
+    return fastest(builders, identity, precision=precision, threads=threads, remeasure=remeasure, log=log,
+                   what=Path(path).name)
+
+
+def fastest(builders: dict[str, Callable[[], Runner]], identity: dict[str, Any], *, precision: str,
+            threads: int | None, remeasure: bool, log: Log | None, what: str) -> EngineChoice:
+    """The fastest of ``builders`` on this CPU: as measured before for ``identity``, else now."""
+    key = probe_key(identity, precision, list(builders), threads)
+    kept = None if remeasure else read_choices().get(key)
+    if kept and kept.get("engine") in builders:
+        milliseconds = kept.get("milliseconds", {})
+        return EngineChoice(kept["engine"], builders[kept["engine"]](),
+                            _reason(kept["engine"], milliseconds, precision, "measured earlier"), milliseconds)
+    if log:
+        log(f"choosing the fastest CPU engine for {what} among {', '.join(builders)}: "
+            f"measuring each on a {PROBE_SIZE}x{PROBE_SIZE} image, once for this machine")
+    runners = {name: build() for name, build in builders.items()}
+    channels = next((r.in_channels for r in runners.values() if r.in_channels), 1)
+    milliseconds = measure(runners, channels)
+    best = min(milliseconds, key=milliseconds.__getitem__)
+    write_choice(key, {"engine": best, "milliseconds": milliseconds, "what": what, "precision": precision,
+                       "measured": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return EngineChoice(best, runners[best], _reason(best, milliseconds, precision, "measured now"), milliseconds)
+
+
+def measure(runners: dict[str, Runner], channels: int, size: int = PROBE_SIZE, runs: int = PROBE_RUNS) -> dict[str, float]:
+    """Median milliseconds of ``zoo.denoise`` per runner on one random image, the runners taken in
+    turn (after one untimed call each) so that a busy moment hits all alike."""
+    image = torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(0))
+    for runner in runners.values():
+        denoise(runner, image)
+    seconds: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(runs):
+        for name, runner in runners.items():
+            start = time.perf_counter()
+            denoise(runner, image)
+            seconds[name].append(time.perf_counter() - start)
+    return {name: round(median(values) * 1e3, 1) for name, values in seconds.items()}
+
+
+def _reason(engine: str, milliseconds: dict[str, float], precision: str, when: str) -> str:
+    timings = ", ".join(f"{name} {ms:.0f} ms" for name, ms in sorted(milliseconds.items(), key=lambda kv: kv[1]))
+    return f"auto: the fastest {precision} engine on this CPU, {when} ({timings} at {PROBE_SIZE}x{PROBE_SIZE})"
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (an exported file names its model only in optional metadata)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ZooError(f"cannot read {path}: {first_line(exc)}") from None
+    return digest.hexdigest()
+
+
+def probe_key(identity: dict[str, Any], precision: str, engines: list[str], threads: int | None) -> str:
+    """What a measurement holds for: this CPU and thread count, the engines' versions, the model
+    (``identity``) and the precision."""
+    versions = {package: _version(package) for package in ("torch", "onnxruntime", "onnxruntime-gpu", "openvino")}
+    return json.dumps({"cpu": cpu_identity(), "threads": threads or torch.get_num_threads(), "versions": versions,
+                       "model": identity, "precision": precision, "engines": sorted(engines)},
+                      sort_keys=True, default=str)
+
+
+def cpu_identity() -> str:
+    """The CPU's model name and core count (Linux: from /proc/cpuinfo), for :func:`probe_key`."""
+    name = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            name = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cpus"
+
+
+def choices_file() -> Path:
+    return cache_dir() / "engines.json"
+
+
+def read_choices() -> dict[str, dict]:
+    """The measurements kept so far, by :func:`probe_key` (an unreadable file counts as none)."""
+    try:
+        data = json.loads(choices_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_choice(key: str, entry: dict) -> None:
+    """Keep ``entry`` under ``key``; a cache that cannot be written costs a measurement next time."""
+    data = read_choices()
+    data[key] = entry
+    try:
+        with atomic_path(choices_file()) as tmp:
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    except OSError as exc:
+        print(f"zoo: warning: cannot keep the engine measurement in {choices_file()}: {first_line(exc)}", file=sys.stderr)
