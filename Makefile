@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install clean
+.PHONY: demo test wheel-smoke install clean
 
 install: $(STAMP)
 
@@ -21,8 +21,15 @@ demo: $(STAMP)
 	$(BIN)/zoo list
 	$(BIN)/zoo bench mwrcanet
 
+# First the install check: the wheel, installed with no extras into a fresh virtualenv outside the
+# checkout, runs every command from another folder (tests/wheel_smoke.py, a few minutes); then the
+# suite in .venv with all extras. The suite's summary stays the last lines.
 test: $(STAMP)
+	$(BIN)/python tests/wheel_smoke.py
 	$(BIN)/python -m pytest -q
+
+wheel-smoke: $(STAMP)
+	$(BIN)/python tests/wheel_smoke.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
