@@ -14,16 +14,21 @@ from zoo.cli import imagejob
 from zoo.cli.options import add_device, add_tiling, add_weights, check_tiling_options
 from zoo.errors import ZooError, first_line
 from zoo.factory import create_model
+from zoo.imageio import RAW_SUFFIXES
 from zoo.infer import Runner, TorchRunner, denoise
 from zoo.version import __version__
 
-OUTPUT_FORMATS = {"png": ".png", "tif": ".tif", "npy": ".npy", "dng": ".dng"}
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif", "npy": ".npy", "dng": ".dng"}
+# Inputs whose result goes to another format in a folder by default: camera raw to a DNG,
+# JPEG to PNG (a second JPEG compression would add artefacts to the denoised image).
+DEFAULT_SUFFIX = {"raw": ".dng", ".jpg": ".png", ".jpeg": ".png"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "denoise", help="denoise image files (PNG, TIFF, .npy, camera raw)",
-        description="Denoise PNG/TIFF (8 and 16 bit, kept at their depth), .npy, and camera raw files "
+        "denoise", help="denoise image files (PNG, JPEG, TIFF, .npy, camera raw)",
+        description="Denoise PNG/TIFF (8 and 16 bit, kept at their depth), JPEG (written as PNG unless "
+        "-o names a .jpg), .npy, and camera raw files "
         "(DNG, NEF, CR2, ... through rawpy: the mosaic is denoised in the model's CFA phase and written "
         "as a DNG (-o x.dng, the default in a folder), developed by LibRaw (-o x.png/.jpg/.tif), or as "
         "the mosaic (--raw-output mosaic, .npy). A failed image is reported and "
@@ -42,7 +47,7 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file (one input) or folder (created if missing)")
     parser.add_argument("--format", choices=["same", *OUTPUT_FORMATS], default="same",
-                        help="output format in a folder (default: as the input; camera raw gives .dng)")
+                        help="output format in a folder (default: as the input; camera raw gives .dng, JPEG .png)")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x the time)")
     add_tiling(parser)
     imagejob.add_arguments(parser)
@@ -53,7 +58,10 @@ def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: b
     """Where ``source``'s result goes: ``output`` itself, or ``output/<stem><suffix>``."""
     if not to_folder:
         return output
-    suffix = OUTPUT_FORMATS[fmt] if fmt != "same" else (".dng" if is_raw else source.suffix)
+    if fmt != "same":
+        suffix = OUTPUT_FORMATS[fmt]
+    else:
+        suffix = DEFAULT_SUFFIX["raw"] if is_raw else DEFAULT_SUFFIX.get(source.suffix.lower(), source.suffix)
     return output / f"{source.stem}{suffix}"
 
 
@@ -65,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
 def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], label: str) -> int:
     """Denoise every input into its output with the runner ``make_runner`` builds once the
     arguments are found sound; a failed image is reported and the rest go on."""
-    from zoo.imageio import RAW_SUFFIXES  # image libraries load only for this command
-
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
     to_folder = len(inputs) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
