@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from zoo.cli import imagejob
 from zoo.cli.options import add_device, add_tiling, add_weights, check_tiling_options
+from zoo.cli.ranks import Ranks
 from zoo.errors import ZooError, first_line
 from zoo.factory import create_model
 from zoo.imageio import RAW_SUFFIXES
@@ -72,30 +73,57 @@ def run(args: argparse.Namespace) -> int:
 
 def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], label: str) -> int:
     """Denoise every input into its output with the runner ``make_runner`` builds once the
-    arguments are found sound; a failed image is reported and the rest go on."""
-    inputs = [Path(p) for p in args.inputs]
-    output = Path(args.output)
-    to_folder = len(inputs) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
-    if to_folder and output.exists() and not output.is_dir():
-        raise ZooError(f"{output} is a file; with several inputs -o must be a folder")
-    targets = [output_path(source, output, to_folder, args.format, source.suffix.lower() in RAW_SUFFIXES) for source in inputs]
-    for source, target in zip(inputs, targets):  # before any work: a bad output name would fail only after denoising
-        imagejob.check_target(source, target, args)
-    clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
-    if clashes:
-        raise ZooError(f"several inputs would be written to {clashes[0]}: give inputs distinct names or one at a time")
-    runner = make_runner()
-    check_tiling_options(args, runner.size_multiple)  # on the model's own grid, before any image is read
+    arguments are found sound; a failed image is reported and the rest go on. Under ``torchrun``
+    the inputs are split across the ranks (:mod:`zoo.cli.ranks`) and rank 0 prints the summary."""
+    ranks = Ranks.from_environment()
+    with ranks.errors_from_main():
+        inputs = [Path(p) for p in args.inputs]
+        output = Path(args.output)
+        to_folder = len(inputs) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
+        if to_folder and output.exists() and not output.is_dir():
+            raise ZooError(f"{output} is a file; with several inputs -o must be a folder")
+        targets = [output_path(source, output, to_folder, args.format, source.suffix.lower() in RAW_SUFFIXES) for source in inputs]
+        for source, target in zip(inputs, targets):  # before any work: a bad output name would fail only after denoising
+            imagejob.check_target(source, target, args)
+        clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
+        if clashes:
+            raise ZooError(f"several inputs would be written to {clashes[0]}: give inputs distinct names or one at a time")
+    place = ranks.join(getattr(args, "device", None))
+    try:
+        return _denoise_share(args, make_runner, label, ranks, place, inputs, targets)
+    finally:
+        ranks.leave()
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported when it is read
+
+
+def _denoise_share(args: argparse.Namespace, make_runner: Callable[[], Runner], label: str, ranks: Ranks, place: str,
+                   inputs: list[Path], targets: list[Path]) -> int:
+    """This rank's share of the inputs (all of them on one rank); the summary on rank 0."""
+    with ranks.errors_from_main():
+        runner = make_runner()
+        check_tiling_options(args, runner.size_multiple)  # on the model's own grid, before any image is read
     notes = getattr(runner, "notes", [])
-    print(f"zoo: {label} on {runner.device}" + (f" (passed over: {'; '.join(notes)})" if notes else ""), file=sys.stderr)
+    if ranks.main:
+        spread = f", {ranks.world} ranks" if ranks.several else ""
+        print(f"zoo: {label} on {runner.device}{spread}" + (f" (passed over: {'; '.join(notes)})" if notes else ""),
+              file=sys.stderr)
+    mine = ranks.share([_file_size(p) for p in inputs]) if ranks.several else range(len(inputs))
     failures = 0
-    for source, target in tqdm(list(zip(inputs, targets)), unit="image", disable=len(inputs) < 2):
+    for source, target in tqdm([(inputs[i], targets[i]) for i in mine], unit="image",
+                               disable=len(inputs) < 2 or not ranks.main):
         try:
             if target.exists() and not args.force:
                 raise ZooError(f"{target} exists (use --force to overwrite)")
             imagejob.denoise_file(
                 source, target, args,
-                lambda data: denoise(runner, data, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, progress=True),
+                lambda data: denoise(runner, data, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap,
+                                     progress=ranks.main),
                 in_channels=getattr(runner, "in_channels", None), label=label, software=f"zoo {__version__} ({label})")
         except ZooError as exc:
             failures += 1
@@ -104,6 +132,12 @@ def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], l
             failures += 1
             hint = "; try --tile" if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) and args.tile is None else ""
             tqdm.write(f"zoo: error: {source}: {type(exc).__name__}: {first_line(exc)}{hint}", file=sys.stderr)
-    if failures:
+    shares = ranks.gather((len(mine), failures, place))
+    failures = sum(failed for _, failed, _ in shares)
+    if ranks.main and ranks.several:
+        print(f"zoo: {len(inputs)} images on {ranks.world} ranks: " + "; ".join(
+            f"rank {rank} ({where}) {count}" + (f", {failed} failed" if failed else "")
+            for rank, (count, failed, where) in enumerate(shares)), file=sys.stderr)
+    if failures and ranks.main:
         print(f"zoo: {failures} of {len(inputs)} images failed", file=sys.stderr)
     return 1 if failures else 0
