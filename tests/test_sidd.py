@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from zoo.data import sidd
+from zoo.data import folders, matfile, sidd
 from zoo.data.pairs import Pair
 from zoo.errors import ZooError
 from zoo.imageio import Image, write_image
@@ -164,14 +164,14 @@ def test_v73_reader_undoes_matlab_axis_order(tmp_path):
     assert file.read_bytes().startswith(b"MATLAB 7.3 MAT-file")
     with h5py.File(file, "r") as handle:
         assert handle["x"].shape == (10, 6)  # what h5py alone gives
-    read = sidd.read_mat_array(file, "x", sidd.IMAGE_LAYOUT)
+    read = matfile.read_mat_array(file, "x", sidd.IMAGE_LAYOUT)
     assert read.shape == (6, 10)
     np.testing.assert_array_equal(read, image)
     four_d = blocks((2, 3, 4, 5), 7)
-    np.testing.assert_array_equal(sidd.read_mat_array(write_v73(tmp_path / "b.mat", {"v": four_d}), "v"), four_d)
+    np.testing.assert_array_equal(matfile.read_mat_array(write_v73(tmp_path / "b.mat", {"v": four_d}), "v"), four_d)
     # HDF5 lists the names sorted.
     with pytest.raises(ZooError, match="expected variable 'y' of shape \\(H, W\\), found 'other', 'x'"):
-        sidd.read_mat_array(file, "y", sidd.IMAGE_LAYOUT)
+        matfile.read_mat_array(file, "y", sidd.IMAGE_LAYOUT)
 
 
 def scene(root: Path, folder: str, number: str, noisy: np.ndarray, clean: np.ndarray) -> Path:
@@ -237,7 +237,7 @@ def test_srgb_pairs_matched_by_name(tmp_path):
         write_srgb(tmp_path / "gt", name, data * 0.5)
     (tmp_path / "gt" / "notes.txt").write_text("not an image")
     (tmp_path / "noisy" / ".hidden.png").write_bytes(b"")
-    pairs = sidd.load_srgb_pairs(tmp_path)
+    pairs = folders.load_folder_pairs(tmp_path)
     assert [p.name for p in pairs] == ["a", "b", "c"]
     first = pairs[0]
     assert first.noisy.shape == first.clean.shape == (3, 9, 7) and first.noisy.dtype == np.float32
@@ -248,28 +248,28 @@ def test_srgb_pairs_matched_by_name(tmp_path):
 def test_srgb_clean_folder_may_be_called_clean(tmp_path):
     write_srgb(tmp_path / "Noisy", "x.png", np.zeros((4, 4)))
     write_srgb(tmp_path / "clean", "x.png", np.ones((4, 4)))
-    (pair,) = sidd.load_srgb_pairs(tmp_path)
+    (pair,) = folders.load_folder_pairs(tmp_path)
     assert pair.noisy.shape == (4, 4) and pair.clean.max() == 1.0
 
 
 def test_srgb_errors(tmp_path):
     with pytest.raises(ZooError, match="not a folder"):
-        sidd.load_srgb_pairs(tmp_path / "missing")
+        folders.load_folder_pairs(tmp_path / "missing")
     write_srgb(tmp_path / "noisy", "a.png", np.zeros((4, 4)))
     with pytest.raises(ZooError, match="has no gt/ or clean/ folder"):
-        sidd.load_srgb_pairs(tmp_path)
+        folders.load_folder_pairs(tmp_path)
     for name in ("a.png", "b.png"):
         write_srgb(tmp_path / "gt", name, np.zeros((4, 4)))
     write_srgb(tmp_path / "noisy", "c.png", np.zeros((4, 4)))
     with pytest.raises(ZooError, match=r"matched by file name: 1 in noisy/ without a match \(c.png\); "
                                        r"1 in gt/ without a match \(b.png\)"):
-        sidd.load_srgb_pairs(tmp_path)
+        folders.load_folder_pairs(tmp_path)
     (tmp_path / "clean").mkdir()
     with pytest.raises(ZooError, match="has both clean/ and gt/"):
-        sidd.load_srgb_pairs(tmp_path)
+        folders.load_folder_pairs(tmp_path)
     (tmp_path / "clean").rmdir()
     (tmp_path / "noisy" / "c.png").unlink()
     write_srgb(tmp_path / "noisy", "b.png", np.zeros((3, 4, 4)))  # RGB against gray
-    pairs = sidd.load_srgb_pairs(tmp_path)
+    pairs = folders.load_folder_pairs(tmp_path)
     with pytest.raises(ZooError, match="differ in shape"):
         pairs[1]

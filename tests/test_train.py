@@ -204,7 +204,7 @@ def test_a_step_trained_again_is_scored_again(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("step4_share", [1.0, 0.4])
 def test_distill_steps_three_and_four_draw_their_shares_from_the_pseudo_labels(tmp_path, monkeypatch, step4_share):
-    from zoo.train.data import Mixture
+    from zoo.data.patches import Mixture
     from zoo.train.distill import DistillConfig, Pipeline
 
     pipeline = Pipeline(DistillConfig(out=str(tmp_path), pseudo_share=0.25, step4_pseudo_share=step4_share))
@@ -346,7 +346,8 @@ def test_sidd_medium_patches_are_windows_read_from_the_files(tmp_path, monkeypat
     from test_sidd import scene, write_v5
 
     from zoo.data import sidd
-    from zoo.train.data import PairPatches, ScenePatches, open_source
+    from zoo.data.patches import PairPatches, ScenePatches
+    from zoo.data.specs import open_source
 
     rng = np.random.default_rng(3)
     for number, shape in (("0001", (40, 56)), ("0002", (48, 36))):

@@ -11,44 +11,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from zoo.baselines import denoise_classic
 from zoo.data.pairs import Pair
+from zoo.data.specs import EVAL_KINDS as DATA_KINDS  # the kinds `zoo eval` takes, from the one table
+from zoo.data.specs import load_data
 from zoo.errors import ZooError
 from zoo.fileio import atomic_path
+from zoo.infer import DEFAULT_OVERLAP, denoise
 from zoo.metrics import psnr, ssim
 
 DATA_RANGE = 1.0  # every set is normalised to [0, 1]: the challenge's peak
-DATA_KINDS = ("sidd-val:DIR", "siddplus-val:DIR", "sidd-medium:DIR", "sidd-srgb:DIR", "synthraw", "synthsrgb", "synthval",
-              "synthval-srgb", "crossdomain-raw", "crossdomain-srgb", "crossval-raw", "crossval-srgb")
 
 Denoiser = Callable[[Pair], np.ndarray]
-
-
-def load_data(spec: str) -> Sequence[Pair]:
-    """The pairs named by ``spec``: ``sidd-val:DIR``, ``siddplus-val:DIR``, ``sidd-medium:DIR``
-    (full-size v7.3 images: use tiles), ``sidd-srgb:DIR``, ``synthraw`` or ``synthsrgb``."""
-    kind, _, folder = spec.partition(":")
-    if kind in ("synthraw", "synthsrgb", "synthval", "synthval-srgb"):
-        if folder:
-            raise ZooError(f"{kind} is built in: give it without a folder")
-        from zoo.data.sets import load_set
-
-        return load_set(kind)
-    if kind in ("crossdomain-raw", "crossdomain-srgb", "crossval-raw", "crossval-srgb"):
-        if folder:
-            raise ZooError(f"{kind} is built in: give it without a folder")
-        from zoo.data.crossdomain import load_crossdomain
-
-        return load_crossdomain(kind)
-    from zoo.data import sidd
-
-    loaders = {"sidd-val": sidd.load_sidd_val, "siddplus-val": sidd.load_siddplus_val,
-               "sidd-medium": sidd.load_sidd_medium, "sidd-srgb": sidd.load_srgb_pairs}
-    if kind not in loaders:
-        raise ZooError(f"unknown data '{spec}'; use one of {', '.join(DATA_KINDS)}")
-    if not folder:
-        raise ZooError(f"{kind} needs a folder: {kind}:DIR")
-    return loaders[kind](Path(folder).expanduser())
 
 
 @dataclass
@@ -117,8 +93,6 @@ def _scores(estimate: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
 
 def evaluate(denoiser: Denoiser, pairs: Sequence[Pair], *, model: str, data: str, progress: bool = True) -> EvalReport:
     """Score ``denoiser`` on every pair; only the denoiser's own call is timed."""
-    from tqdm.auto import tqdm
-
     report = EvalReport(model, data)
     if len(pairs):
         denoiser(pairs[0])  # untimed: the first call pays one-off set-up (allocator, kernels, CUDA)
@@ -144,8 +118,6 @@ def evaluate(denoiser: Denoiser, pairs: Sequence[Pair], *, model: str, data: str
 
 def network_denoiser(runner, *, ensemble: bool = False, tile: int | None = None, overlap: int | None = None) -> Denoiser:
     """A network (through ``zoo.denoise``, any Runner) as a denoiser of pairs."""
-    from zoo.infer import DEFAULT_OVERLAP, denoise
-
     def run(pair: Pair) -> np.ndarray:
         return denoise(runner, pair.noisy, ensemble=ensemble, tile=tile,
                        overlap=DEFAULT_OVERLAP if overlap is None else overlap)
@@ -160,6 +132,4 @@ def oracle_sigma(pair: Pair) -> float:
 
 def baseline_denoiser(name: str) -> Denoiser:
     """A classic baseline given each image's true noise level (an oracle setting)."""
-    from zoo.baselines import denoise_classic
-
     return lambda pair: denoise_classic(name, pair.noisy, oracle_sigma(pair), raw=pair.raw)

@@ -8,9 +8,10 @@ import os
 import sys
 
 from zoo.cli.options import add_weights
+from zoo.data.specs import TRAIN_KINDS
+from zoo.data.synthetic import CONTENTS
 from zoo.errors import ZooError
 from zoo.precision import PRECISIONS
-from zoo.train.data import DATA_KINDS
 from zoo.train.trainer import LOSSES, TrainConfig, train
 
 
@@ -25,7 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("model", help="registered model name")
     parser.add_argument("--data", action="append", metavar="SPEC",
-                        help=f"training data, repeatable: {' | '.join(DATA_KINDS)} (default synthraw)")
+                        help=f"training data, repeatable, SPEC@W to weigh one: {' | '.join(TRAIN_KINDS)}; "
+                        f"CONTENT is {', '.join(CONTENTS)} (default synthraw)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
     parser.add_argument("--config", type=json.loads, default={}, metavar="JSON",

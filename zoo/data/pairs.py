@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import overload
 
 import numpy as np
+
+from zoo.errors import ZooError
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,3 +62,12 @@ class LazyPairs(Sequence[Pair]):
 
     def __repr__(self) -> str:
         return f"LazyPairs({len(self)} pairs)"
+
+
+def check_unique_names(names: Sequence[str], files: Sequence[Path]) -> None:
+    """Refuse two pairs of one name (the names key scores and reports)."""
+    seen: dict[str, Path] = {}
+    for name, file in zip(names, files):
+        if name in seen:
+            raise ZooError(f"two pairs would both be named '{name}': {seen[name]} and {file}")
+        seen[name] = file

@@ -7,17 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-# (k quarter turns, flip first): the dihedral group of the square, identity first.
-TRANSFORMS = [(k, flip) for flip in (False, True) for k in range(4)]
-
-
-def forward_transform(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
-    return torch.rot90(x.flip(-1) if flip else x, k, dims=(-2, -1))
-
-
-def inverse_transform(x: torch.Tensor, k: int, flip: bool) -> torch.Tensor:
-    x = torch.rot90(x, -k, dims=(-2, -1))
-    return x.flip(-1) if flip else x
+from zoo.ops.dihedral import TRANSFORMS, forward_transform, inverse_transform
 
 
 def self_ensemble(fn: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor) -> torch.Tensor:

@@ -34,15 +34,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoo.data.pairs import Pair
 from zoo.contract import input_channels_if_known
+from zoo.data.pairs import Pair
+from zoo.data.patches import Mixture, PairPatches
+from zoo.data.specs import load_data, open_sources
 from zoo.errors import ZooError
-from zoo.evaluation import Denoiser, evaluate, load_data
+from zoo.evaluation import Denoiser, evaluate
 from zoo.factory import create_model, load
 from zoo.fileio import atomic_path
 from zoo.infer import TorchRunner, denoise
 from zoo.table import format_table
-from zoo.train.data import Mixture, PairPatches, open_sources
 from zoo.train.trainer import TrainConfig, changed_settings, train
 
 # Settings a finished pipeline may be run again with: they change no step's training.

@@ -28,14 +28,15 @@ from tqdm.auto import tqdm
 from zoo.checkpoint import save
 from zoo.contract import input_channels_if_known
 from zoo.data.pairs import Pair
+from zoo.data.patches import Source, make_batch
+from zoo.data.specs import load_data, open_sources
 from zoo.errors import ZooError
-from zoo.evaluation import evaluate, load_data, network_denoiser
+from zoo.evaluation import evaluate, network_denoiser
 from zoo.factory import create_model
 from zoo.infer import TorchRunner
 from zoo.precision import DTYPES
 # Other code imports these from here (`from zoo.train.trainer import TrainConfig, train`): kept in __all__.
 from zoo.train.config import LOSSES, TrainConfig, changed_settings, resolve_validation
-from zoo.train.data import Source, make_batch, open_sources
 from zoo.train.distributed import Distributed, check_replicas_in_step, init_distributed
 from zoo.train.runfolder import RunFolder, RunLog, plot_curves
 
