@@ -10,8 +10,8 @@ import pytest
 
 from zoo.errors import ZooError
 
-try:  # the MATLAB reader moves in the core refactor; follow it
-    from zoo.data.matlab import mat_array_shape, read_mat_array
+try:  # the MATLAB reader moves out of sidd.py in the core refactor (issue 14)
+    from zoo.data.matfile import mat_array_shape, read_mat_array
 except ImportError:
     from zoo.data.sidd import mat_array_shape, read_mat_array
 

@@ -22,6 +22,7 @@ from zoo.infer.allocator import keep_freed_memory
 from zoo.infer.engine import denoise
 from zoo.infer.runner import TorchRunner, parse_device, resolve_dtype
 from zoo.infer.tiling import DEFAULT_OVERLAP, tile_grid
+from zoo.limits import check_pixels
 from zoo.metrics import psnr
 from zoo.table import format_table
 
@@ -97,6 +98,7 @@ def run_benchmark(
         raise ZooError(f"unknown backend {', '.join(map(repr, unknown))}; choose from {', '.join(BACKENDS)}")
     if size < 1 or batch < 1 or runs < 1 or warmup < 0:
         raise ZooError("size, batch and runs must be positive, warmup not negative")
+    check_pixels(size, size * batch, f"the benchmark's input (--size {size}, --batch {batch})")  # 100000: a traceback
     torch_device = parse_device(device)
     compute_dtype = resolve_dtype(dtype, torch_device)
     if torch_device.type == "cpu":

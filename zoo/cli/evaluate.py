@@ -11,10 +11,11 @@ from pathlib import Path
 
 from zoo.baselines import BASELINES
 from zoo.cli.jsonout import to_json
-from zoo.cli.options import add_device, add_json, add_tiling, add_weights, check_tiling_options
+from zoo.cli.options import add_device, add_json, add_tiling, add_weights, check_overlap, check_tiling_options
 from zoo.contract import size_multiple, weights_source
 from zoo.errors import ZooError
 from zoo.evaluation import DATA_KINDS, EvalReport, baseline_denoiser, evaluate, load_data, network_denoiser
+from zoo.fileio import check_replaceable
 from zoo.factory import create_model
 from zoo.infer import TorchRunner
 from zoo.registry import list_models
@@ -41,6 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
     add_device(parser)
     parser.add_argument("--csv", metavar="FILE", help="write per-image scores to a CSV file")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
     add_json(parser, help="print the summary, breakdown and per-image scores as JSON (several models: "
              "{\"reports\": [...]})")
     parser.set_defaults(run=run)
@@ -49,8 +51,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ZooError("--limit must be at least 1")
+    check_overlap(args)  # baselines ignore it, but a negative one is a mistake all the same
     if args.csv and (Path(args.csv).is_dir() or not Path(args.csv).parent.is_dir()):
         raise ZooError(f"--csv {args.csv}: give a file in an existing folder")  # before hours of scoring
+    if args.csv:
+        check_replaceable(args.csv)  # a FIFO or device (as root, /dev/null was replaced)
+        if Path(args.csv).exists() and not args.force:
+            raise ZooError(f"{args.csv} exists (use --force to overwrite)")
     networks = [name for name in args.models if not _is_baseline(name)]
     if args.weights and len(networks) != 1:
         raise ZooError("--weights goes with exactly one network; score other weights in their own run")

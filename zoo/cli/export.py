@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output or f"{args.model}{'-fp16' if args.fp16 else ''}.onnx")
     if output.is_dir():
         raise ZooError(f"{output} is a folder: give a file name (-o FILE.onnx)")
+    if output.suffix.lower() != ".onnx":  # -o a.png wrote an ONNX graph under an image's name
+        raise ZooError(f"{output}: an ONNX file's name ends in .onnx (-o FILE.onnx)")
     if output.exists() and not args.force:
         raise ZooError(f"{output} exists (use --force to overwrite)")
     model = create_model(args.model, weights=args.weights)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from zoo.errors import ZooError
 from zoo.infer.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling
 from zoo.precision import DTYPES
 
@@ -30,8 +31,15 @@ def add_tiling(parser: argparse.ArgumentParser) -> None:
 
 def check_tiling_options(args: argparse.Namespace, multiple: int) -> None:
     """A one-line error for ``--tile``/``--overlap`` that do not fit a model of ``multiple``."""
+    check_overlap(args)
     if args.tile is not None:
         check_tiling(args.tile, args.overlap, multiple)
+
+
+def check_overlap(args: argparse.Namespace) -> None:
+    """``--overlap`` is never negative, with or without ``--tile`` (a typo passed unnoticed)."""
+    if args.overlap < 0:
+        raise ZooError(f"--overlap must not be negative, got {args.overlap}")
 
 
 def add_json(parser: argparse.ArgumentParser, help: str = "machine-readable output") -> None:

@@ -63,6 +63,8 @@ def parse_device(device: torch.device | str | None) -> torch.device:
             raise ZooError(f"device {device!r}: only {torch.cuda.device_count()} GPU(s) here")
     elif parsed.type != "cpu":
         raise ZooError(f"unsupported device {device!r}; use cpu or cuda[:N]")
+    elif parsed.index not in (None, 0):  # torch takes cpu:99 and runs on the one CPU device
+        raise ZooError(f"device {device!r}: the CPU is a single device; use cpu")
     return parsed
 
 
