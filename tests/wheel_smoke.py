@@ -48,7 +48,7 @@ SMOKE: list[tuple[list[str], str]] = [
     (["distill", "--original-config", TINY, "--siamese-config", TINY, "--steps", "1,1,1,1", "--batch", "2",
       "--patch", "32", "--finetune-patch", "64", "--finetune-batch", "1", "--val", "none", "--no-pseudo-ensemble",
       "--out", "distill"], "ok"),
-    (["search", "run", "--storage", "search.journal", "--trials", "1"], "hint:optuna"),
+    (["search", "run", "tiny", "--out", "search", "--trials", "1"], "hint:optuna"),
 ]
 
 # Each command's --help in one process; prints the command names.
