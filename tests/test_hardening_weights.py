@@ -158,3 +158,19 @@ def test_a_published_layout_file_is_checked_too(tmp_path, tensors):
     torch.save({"state_dict": state}, tmp_path / "published.pth")
     with pytest.raises(CheckpointError, match=f"hold NaN or infinite values \\({key}\\)"):
         zoo.create_model("mwresnet", weights=tmp_path / "published.pth", **SMALL)
+
+
+# --- model config files (zoo search export's *.json), as untrusted as a weights file's metadata ---
+
+@pytest.mark.parametrize("case", ["depth 10**7 (hung)", "widths [100000]*3", "in_channels 1e9", "a list", "100,000 brackets"])
+def test_model_config_files_are_checked_as_weights_files_are(tmp_path, case):
+    text, expected = ISSUE_CASES[case]
+    if not case.startswith("100,000"):
+        text = f'{{"format": "zoo-model-config/1", "model": "mwresnet", "config": {text}}}'
+    path = tmp_path / "arch.json"
+    path.write_text(text)
+    with pytest.raises(zoo.ZooError) as caught:
+        zoo.create_model(str(path))
+    message = str(caught.value)
+    assert "\n" not in message and str(path) in message
+    assert expected in message or (case == "a list" and "needs \"model\"" in message)

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
+from zoo.configcheck import build_within_limits, check_config
 from zoo.fileio import atomic_path
+from zoo.limits import current, exceeds, load_json
 
 FORMAT = "zoo-model-config/1"
 SUFFIX = ".json"
@@ -48,11 +50,14 @@ def read_model_file(path: str | os.PathLike[str]) -> ModelFile:
     """Read and check a model config file; every mistake is one line."""
     path = Path(path).expanduser()
     try:
-        data = json.loads(path.read_text())
+        size = path.stat().st_size
+        if exceeds(size, current().max_json_bytes):  # before reading: a config file may be anyone's
+            raise ZooError(f"{path} is {size:,} bytes, above the limit of {current().max_json_bytes:,} for JSON")
+        data = load_json(path.read_text(), str(path))
     except OSError as exc:
         raise ZooError(f"cannot read the model config file {path}: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ZooError(f"{path} is not JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise ZooError(f"{path} is not JSON (not UTF-8 text)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ZooError(f"{path} is not a zoo model config file (expected \"format\": \"{FORMAT}\")")
     if not isinstance(data.get("model"), str) or not isinstance(data.get("config"), dict):
@@ -84,4 +89,7 @@ def resolve_model_name(name: str | os.PathLike[str], config: dict[str, Any]) -> 
     model_file = read_model_file(name)
     if is_model_file(model_file.model):
         raise ZooError(f"{name}: \"model\" must be a registered model name, not another file")
+    # A config file may come from anyone (a shared search result): checked as a weights file's is.
+    check_config(model_file.model, model_file.config, str(name))
+    build_within_limits(model_file.model, {**model_file.config, **config}, str(name))
     return model_file.model, {**model_file.config, **config}
