@@ -15,6 +15,8 @@ from torch import nn
 from zoo.bench.backends import BACKENDS, BackendUnavailable
 from zoo.bench.memory import PeakMemory
 from zoo.bench.peak import ConvPeak, time_call
+from zoo.bench.rounds import interleave
+from zoo.bench.spread import SPREAD_LIMIT, quartiles, spread, too_wide
 from zoo.complexity import count_macs, count_parameters
 from zoo.contract import input_channels, model_config, model_name, size_multiple
 from zoo.errors import ZooError, first_line
@@ -32,12 +34,15 @@ class BackendResult:
     backend: str
     status: str  # "ok", "skipped: why" or "failed: why"
     device: str | None = None
-    latency_ms: dict[str, float] = field(default_factory=dict)  # median, min, max
-    megapixels_per_s: float | None = None
+    latency_ms: dict[str, float] = field(default_factory=dict)  # median, min, max, q1, q3
+    megapixels_per_s: float | None = None  # of the median run
+    megapixels_per_s_quartiles: list[float] | None = None  # the middle half of the runs
     peak_memory_mib: float | None = None
     gflops: float | None = None
     fraction_of_peak: float | None = None
     psnr_vs_float32: float | None = None
+    runs_ms: list[float] = field(default_factory=list)  # every timed run, in the order taken
+    spread: dict[str, float | None] = field(default_factory=dict)  # latency, fraction_of_peak (zoo.bench.spread)
 
 
 def cpu_name() -> str:
@@ -91,7 +96,9 @@ def run_benchmark(
 
     The machine's 3x3-convolution peak for the same dtype is measured beside every timed run
     (shared machines drift), and the model's achieved GFLOP/s is reported as the median of the
-    per-run fractions of it: ratios, not absolute numbers, compare across runs.
+    per-run fractions of it: ratios, not absolute numbers, compare across runs. The backends take
+    their ``runs`` in turn, round by round; each figure carries its spread (interquartile range over
+    median), and one past :data:`~zoo.bench.spread.SPREAD_LIMIT` is listed under ``warnings``.
     """
     unknown = [name for name in backends if name not in BACKENDS]
     if unknown:
@@ -109,49 +116,67 @@ def run_benchmark(
     passes = 8 if ensemble else 1
     megapixels = batch * size * size / 1e6
     peak = ConvPeak(compute_dtype, torch_device)
-    peaks_seen: list[float] = []
 
     reference = None
     if compute_dtype != torch.float32:
         reference = denoise(TorchRunner(model, device=torch_device), x, ensemble=ensemble, tile=tile, overlap=overlap)
 
-    results = []
+    # Build and warm every backend first (its memory measured then), then time them round-robin
+    # (zoo.bench.rounds): a machine busy for a while slows every backend alike, not the one that
+    # ran then. A backend's memory peak includes the other backends' prepared weights (small).
+    results: dict[str, BackendResult] = {}
+    runners, calls, memory_mib, outputs = {}, {}, {}, {}
     for name in backends:
         try:
             runner = BACKENDS[name](model, compute_dtype, torch_device)
         except BackendUnavailable as exc:
-            results.append(BackendResult(name, f"skipped: {exc}"))
+            results[name] = BackendResult(name, f"skipped: {exc}")
             continue
-        outputs: list[torch.Tensor] = []
 
-        def call() -> None:
-            outputs[:] = [denoise(runner, x, ensemble=ensemble, tile=tile, overlap=overlap)]
+        def call(runner=runner, name=name) -> None:
+            outputs[name] = denoise(runner, x, ensemble=ensemble, tile=tile, overlap=overlap)
 
-        seconds, peaks = [], []
         try:
             with PeakMemory(torch_device) as memory:
-                time_call(call, warmup, 0)
-                for _ in range(runs):  # each model run paired with a peak measurement beside it
-                    peaks.append(peak.measure())
-                    seconds += time_call(call, 0, 1, peak.sync)
+                time_call(call, max(warmup, 1), 0, peak.sync)  # at least one call: the memory peak is its
         except Exception as exc:  # a backend failing (e.g. a compiler error) is reported, not fatal
-            results.append(BackendResult(name, f"failed: {type(exc).__name__}: {first_line(exc)[:200]}"))
+            results[name] = BackendResult(name, f"failed: {type(exc).__name__}: {first_line(exc)[:200]}")
             continue
-        finally:
-            ran_on = runner.device
-            del runner  # its prepared copy must not count in the next backend's memory
-        peaks_seen += peaks
+        runners[name], calls[name], memory_mib[name] = runner, call, memory.peak / 2**20
+
+    timings = interleave(calls, runs, peak)
+    warnings: list[str] = []
+    for name, exc in timings.failed.items():
+        results[name] = BackendResult(name, f"failed: {type(exc).__name__}: {first_line(exc)[:200]}")
+    for name in calls:
+        if name in timings.failed:
+            continue
+        seconds, peaks = timings.seconds[name], timings.peaks[name]
         mid = median(seconds)
-        gflops = 2 * macs * passes / mid / 1e9
-        results.append(BackendResult(
-            name, "ok", ran_on,
-            latency_ms={"median": mid * 1e3, "min": min(seconds) * 1e3, "max": max(seconds) * 1e3},
+        q1, q3 = quartiles(seconds)
+        fractions = [2 * macs * passes / s / 1e9 / p for s, p in zip(seconds, peaks)]
+        spreads = {"latency": spread(seconds), "fraction_of_peak": spread(fractions)}
+        if too_wide(spreads["latency"]):
+            warnings.append(f"{name}: latency spread {100 * spreads['latency']:.0f}% (interquartile range over median, "
+                            f"above {100 * SPREAD_LIMIT:.0f}%): the machine was busy; compare with care or run again")
+        results[name] = BackendResult(
+            name, "ok", runners[name].device,
+            latency_ms={"median": mid * 1e3, "min": min(seconds) * 1e3, "max": max(seconds) * 1e3,
+                        "q1": q1 * 1e3, "q3": q3 * 1e3},
             megapixels_per_s=megapixels / mid,
-            peak_memory_mib=memory.peak / 2**20,
-            gflops=gflops,
-            fraction_of_peak=median(2 * macs * passes / s / 1e9 / p for s, p in zip(seconds, peaks)),
-            psnr_vs_float32=None if reference is None else psnr(outputs[0], reference, data_range=1.0),
-        ))
+            megapixels_per_s_quartiles=[megapixels / q3, megapixels / q1],
+            peak_memory_mib=memory_mib[name],
+            gflops=2 * macs * passes / mid / 1e9,
+            fraction_of_peak=median(fractions),
+            psnr_vs_float32=None if reference is None else psnr(outputs[name], reference, data_range=1.0),
+            runs_ms=[s * 1e3 for s in seconds],
+            spread=spreads,
+        )
+    runners.clear()
+    peaks_seen = [p for name in calls for p in timings.peaks[name]]
+    peak_spread = spread(peaks_seen)
+    if too_wide(peak_spread):
+        warnings.append(f"conv peak spread {100 * peak_spread:.0f}%: the machine's speed changed during the run")
     return {
         "model": model_name(model),
         "config": model_config(model),
@@ -165,7 +190,9 @@ def run_benchmark(
         "gmacs_per_megapixel": macs * passes / (batch * size * size) * 1e6 / 1e9,
         "machine": machine_info(torch_device),
         "conv_peak_gflops": median(peaks_seen) if peaks_seen else peak.measure(),
-        "backends": [asdict(r) for r in results],
+        "conv_peak_spread": peak_spread,
+        "backends": [asdict(results[name]) for name in backends],
+        "warnings": warnings,
     }
 
 
@@ -189,15 +216,18 @@ def format_report(report: dict[str, Any]) -> str:
             notes.append(f"{r['backend']}: {r['status']}")
             continue
         lat = r["latency_ms"]
-        row = [r["backend"], number(lat["median"], ".1f"), f"{lat['min']:.1f} / {lat['max']:.1f}", number(r["megapixels_per_s"], ".3f"),
+        latency_spread = (r.get("spread") or {}).get("latency")
+        row = [r["backend"], number(lat["median"], ".1f"), f"{lat['min']:.1f} / {lat['max']:.1f}",
+               "-" if latency_spread is None else f"{100 * latency_spread:.0f}%", number(r["megapixels_per_s"], ".3f"),
                number(r["gflops"], ".0f"), number(100 * r["fraction_of_peak"], ".0f") + "%", number(r["peak_memory_mib"], ".0f")]
         if report["dtype"] != "float32":
             row.append(number(r["psnr_vs_float32"], ".1f"))
         rows.append(row + [r["device"]])
-    headers = ["backend", "median ms", "min / max ms", "MP/s", "GFLOP/s", "of peak", "peak MiB"]
+    headers = ["backend", "median ms", "min / max ms", "spread", "MP/s", "GFLOP/s", "of peak", "peak MiB"]
     if report["dtype"] != "float32":
         headers.append("PSNR vs fp32")
     if rows:
         lines.append(format_table(headers + ["device"], rows, right=tuple(range(1, len(headers)))))
     lines += [f"note: {n}" for n in notes]
+    lines += [f"warning: {w}" for w in report.get("warnings", [])]
     return "\n".join(lines)

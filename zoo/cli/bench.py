@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
@@ -32,9 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ensemble", action="store_true", help="time the x8 self-ensemble")
     add_tiling(parser)
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
-    parser.add_argument("--runs", type=int, default=5, help="timed calls (default 5)")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="timed rounds: each backend and the conv peak once per round, in turn (default 5)")
     add_json(parser)
-    parser.add_argument("--plot", metavar="FILE.png", help="draw throughput per backend to a PNG")
+    parser.add_argument("--plot", metavar="FILE.png",
+                        help="draw throughput per backend to a PNG, the runs' spread as error bars")
     parser.set_defaults(run=run)
 
 
@@ -52,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, warmup=args.warmup, runs=args.runs, device=args.device,
     )
     print(to_json(report) if args.json else format_report(report))
+    if args.json:  # the table carries them; JSON on stdout too, but a person reads stderr
+        for line in report["warnings"]:
+            print(f"zoo: warning: {line}", file=sys.stderr)
     if args.plot:
         try:
             plot_throughput([report], args.plot)
