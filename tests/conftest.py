@@ -89,3 +89,17 @@ def _fresh_registry():
     registry.refresh()
     yield
     registry.refresh()
+
+
+@pytest.fixture(autouse=True)
+def _first_engine_for_auto(monkeypatch):
+    """`--engine auto` measures the engines on a CPU, so what runs would depend on the moment (and
+    export every model). In tests it takes the first candidate instead (torch for `zoo denoise`,
+    onnxruntime for `zoo ort`: what ran before issue 19); tests/test_openvino_engines.py measures."""
+    from zoo.export import engines
+
+    def first(builders, identity, **_):
+        name = next(iter(builders))
+        return engines.EngineChoice(name, builders[name](), "auto: the first candidate (tests do not measure)")
+
+    monkeypatch.setattr(engines, "fastest", first)

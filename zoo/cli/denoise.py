@@ -11,12 +11,14 @@ import torch
 from tqdm.auto import tqdm
 
 from zoo.cli import imagejob
+from zoo.cli.engine import add_engine, say
 from zoo.cli.options import add_device, add_tiling, add_weights, check_tiling_options
 from zoo.cli.ranks import Ranks
 from zoo.errors import ZooError, first_line
+from zoo.export.engines import ENGINES, EngineChoice, choose_engine
 from zoo.factory import create_model
 from zoo.imageio import RAW_SUFFIXES
-from zoo.infer import Runner, TorchRunner, denoise
+from zoo.infer import Runner, denoise
 from zoo.version import __version__
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif", "npy": ".npy", "dng": ".dng"}
@@ -33,12 +35,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(DNG, NEF, CR2, ... through rawpy: the mosaic is denoised in the model's CFA phase and written "
         "as a DNG (-o x.dng, the default in a folder), developed by LibRaw (-o x.png/.jpg/.tif), or as "
         "the mosaic (--raw-output mosaic, .npy). A failed image is reported and "
-        "the rest continue; existing outputs are kept unless --force.",
+        "the rest continue; existing outputs are kept unless --force. The first line printed names the "
+        "engine that ran (PyTorch, onnxruntime or OpenVINO: --engine) and why.",
     )
     parser.add_argument("model", help="registered model name")
     add_image_arguments(parser)
     add_weights(parser)
     add_device(parser)
+    add_engine(parser, ENGINES)
     parser.set_defaults(run=run)
 
 
@@ -67,13 +71,14 @@ def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: b
 
 
 def run(args: argparse.Namespace) -> int:
-    return denoise_files(args, lambda: TorchRunner(create_model(args.model, weights=args.weights),
-                                                   dtype=args.dtype, device=args.device), args.model)
+    return denoise_files(args, lambda: choose_engine(create_model(args.model, weights=args.weights), engine=args.engine,
+                                                     dtype=args.dtype, device=args.device, log=say), args.model)
 
 
-def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner], label: str) -> int:
+def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner | EngineChoice], label: str) -> int:
     """Denoise every input into its output with the runner ``make_runner`` builds once the
-    arguments are found sound; a failed image is reported and the rest go on. Under ``torchrun``
+    arguments are found sound (or with the engine it chooses: the first line names it and why);
+    a failed image is reported and the rest go on. Under ``torchrun``
     the inputs are split across the ranks (:mod:`zoo.cli.ranks`) and rank 0 prints the summary."""
     ranks = Ranks.from_environment()
     with ranks.errors_from_main():
@@ -102,16 +107,18 @@ def _file_size(path: Path) -> int:
         return 0  # reported when it is read
 
 
-def _denoise_share(args: argparse.Namespace, make_runner: Callable[[], Runner], label: str, ranks: Ranks, place: str,
-                   inputs: list[Path], targets: list[Path]) -> int:
+def _denoise_share(args: argparse.Namespace, make_runner: Callable[[], Runner | EngineChoice], label: str, ranks: Ranks,
+                   place: str, inputs: list[Path], targets: list[Path]) -> int:
     """This rank's share of the inputs (all of them on one rank); the summary on rank 0."""
     with ranks.errors_from_main():
-        runner = make_runner()
+        built = make_runner()
+        runner = built.runner if isinstance(built, EngineChoice) else built
         check_tiling_options(args, runner.size_multiple)  # on the model's own grid, before any image is read
     notes = getattr(runner, "notes", [])
     if ranks.main:
         spread = f", {ranks.world} ranks" if ranks.several else ""
-        print(f"zoo: {label} on {runner.device}{spread}" + (f" (passed over: {'; '.join(notes)})" if notes else ""),
+        engine = f" [{built.engine}: {built.reason}]" if isinstance(built, EngineChoice) else ""
+        print(f"zoo: {label} on {runner.device}{engine}{spread}" + (f" (passed over: {'; '.join(notes)})" if notes else ""),
               file=sys.stderr)
     mine = ranks.share([_file_size(p) for p in inputs]) if ranks.several else range(len(inputs))
     failures = 0
