@@ -64,8 +64,18 @@ class PairPatches:
     def __init__(self, pairs: Sequence[Pair], mosaic: bool) -> None:
         if not len(pairs):
             raise ZooError("no training pairs found")
-        self.pairs, self.mosaic, self._cache = pairs, mosaic, {}
-        self.channels = pairs[0].channels
+        # Every pair read now (each would be read and kept when first drawn anyway), so that pairs
+        # of different channel counts or shapes stop the run before its first step, not midway.
+        self.pairs, self.mosaic = pairs, mosaic
+        self._cache = {index: pair for index, pair in enumerate(pairs)}
+        self.channels = self._cache[0].channels
+        for pair in self._cache.values():
+            if pair.channels != self.channels:
+                raise ZooError(f"the training pairs mix {self.channels}-channel images ({self._cache[0].name}) with "
+                               f"{pair.channels}-channel ones ({pair.name}): train on one kind at a time")
+            if pair.noisy.shape != pair.clean.shape:
+                raise ZooError(f"training pair {pair.name}: noisy {tuple(pair.noisy.shape)} and clean "
+                               f"{tuple(pair.clean.shape)} differ in shape")
 
     def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
         index = int(rng.integers(len(self.pairs)))
@@ -107,6 +117,10 @@ class Mixture:
     def __init__(self, sources: Sequence[Source], weights: Sequence[float]) -> None:
         self.sources, self.weights = list(sources), np.asarray(weights, dtype=np.float64) / sum(weights)
         self.channels = self.sources[0].channels
+        if any(source.channels != self.channels for source in self.sources):
+            found = sorted({source.channels for source in self.sources})
+            raise ZooError(f"the training sources mix images of {' and '.join(map(str, found))} channels: "
+                           "a model takes one kind")
 
     def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
         return self.sources[int(rng.choice(len(self.sources), p=self.weights))].sample(rng, patch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,11 @@ class TrainConfig:
         multiple = 1 if model is None else size_multiple(model)
         if self.patch % multiple:
             raise ZooError(f"patch must be a multiple of {multiple} (the model's size multiple), got {self.patch}")
+        for name in ("lr", "min_lr", "ema", "clip", "weight_decay"):  # NaN passes every comparison below
+            if not math.isfinite(getattr(self, name)):
+                raise ZooError(f"{name} must be a finite number, got {getattr(self, name)}")
+        if not 0 <= self.seed < 2**32:
+            raise ZooError(f"seed must be a whole number from 0 to {2**32 - 1}, got {self.seed}")
         if not 0 <= self.ema < 1:
             raise ZooError("ema must be in [0, 1)")
         if not self.lr > 0:

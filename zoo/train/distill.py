@@ -43,6 +43,7 @@ from zoo.evaluation import Denoiser, evaluate
 from zoo.factory import create_model, load
 from zoo.fileio import atomic_path
 from zoo.infer import TorchRunner, denoise
+from zoo.runlock import run_lock
 from zoo.table import format_table
 from zoo.train.trainer import TrainConfig, changed_settings, train
 
@@ -297,6 +298,8 @@ def format_results(results: dict[str, Any]) -> str:
 
 
 def distill(cfg: DistillConfig) -> dict[str, Any]:
-    """Run (or resume) the four steps; returns the per-step results."""
-    torch.manual_seed(cfg.seed)
-    return Pipeline(cfg).run()
+    """Run (or resume) the four steps; returns the per-step results. The pipeline folder is locked
+    while it runs (its steps' own folders too, by :func:`~zoo.train.trainer.train`)."""
+    with run_lock(cfg.out, "zoo distill"):
+        torch.manual_seed(cfg.seed)
+        return Pipeline(cfg).run()
