@@ -4,12 +4,28 @@ an install hint, and the names of an exported graph's input and output."""
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Callable
 from types import ModuleType
+
+import numpy as np
 
 from zoo.errors import ZooError, first_line
 from zoo.install import pip_hint
 
 INPUT_NAME, OUTPUT_NAME = "noisy", "denoised"
+
+
+def run_in_fixed_batches(x: np.ndarray, fixed_batch: int | None, run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``run(x)``, for a graph exported with a fixed batch size: in chunks of that size, the last one
+    filled up with copies of its final image (the copies' outputs dropped)."""
+    if fixed_batch is None or len(x) == fixed_batch:
+        return run(x)
+    outputs = []
+    for start in range(0, len(x), fixed_batch):
+        chunk = x[start:start + fixed_batch]
+        filled = np.concatenate([chunk, np.repeat(chunk[-1:], fixed_batch - len(chunk), axis=0)])
+        outputs.append(run(filled)[:len(chunk)])
+    return np.concatenate(outputs)
 
 
 def require(module: str) -> ModuleType:

@@ -22,7 +22,7 @@ from torch import nn
 
 from zoo.errors import ZooError, first_line
 from zoo.export.cache import cached_export
-from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME
+from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, run_in_fixed_batches
 from zoo.export.runner import _metadata_int  # the same rule for zoo.* metadata as onnxruntime's runner
 from zoo.fileio import cache_dir
 from zoo.infer.runner import DTYPES
@@ -156,16 +156,7 @@ class OpenVinoRunner:
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         x = np.ascontiguousarray(batch.detach().cpu().numpy(), dtype=np.float32)
-        if self.fixed_batch is None or len(x) == self.fixed_batch:
-            return torch.from_numpy(self._run(x))
-        # A graph exported with a fixed batch: run in chunks of that size, the last one filled up
-        # with copies of its final image (as OrtRunner does).
-        size, outputs = self.fixed_batch, []
-        for start in range(0, len(x), size):
-            chunk = x[start:start + size]
-            filled = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)])
-            outputs.append(self._run(filled)[:len(chunk)])
-        return torch.from_numpy(np.concatenate(outputs))
+        return torch.from_numpy(run_in_fixed_batches(x, self.fixed_batch, self._run))
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         split = self.mode == "throughput" and len(x) > 1 and self.fixed_batch is None

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from zoo.errors import ZooError, first_line
-from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, require
+from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, run_in_fixed_batches, require
 from zoo.fileio import cache_dir
 from zoo.limits import check_threads
 
@@ -182,17 +182,7 @@ class OrtRunner:
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         x = np.ascontiguousarray(batch.detach().cpu().numpy(), dtype=np.float32)
-        if self.fixed_batch is None or len(x) == self.fixed_batch:
-            return torch.from_numpy(self._run(x))
-        # A graph exported with a fixed batch: run in chunks of that size, the last one filled up
-        # with copies of its final image.
-        size = self.fixed_batch
-        outputs = []
-        for start in range(0, len(x), size):
-            chunk = x[start:start + size]
-            filled = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)])
-            outputs.append(self._run(filled)[:len(chunk)])
-        return torch.from_numpy(np.concatenate(outputs))
+        return torch.from_numpy(run_in_fixed_batches(x, self.fixed_batch, self._run))
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if not self._on_gpu:

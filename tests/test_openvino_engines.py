@@ -12,18 +12,10 @@ import torch
 import zoo
 from zoo.errors import ZooError
 
-pytest.importorskip("openvino", reason='openvino is not installed (pip install "zoo-denoise[openvino]")')
-for _module in ("onnx", "onnxscript", "onnxruntime"):
-    pytest.importorskip(_module, reason=f'{_module} is not installed (pip install "zoo-denoise[onnx]")')
+from openvino_common import BF16_TOLERANCE, HAS_BF16, SMALL  # tests/ is on the path; skips without OpenVINO
 
 from zoo.export import FP32_TOLERANCE, export_onnx  # noqa: E402
 from zoo.export import engines  # noqa: E402
-from zoo.export.openvino import cpu_capabilities  # noqa: E402
-
-SMALL = {"widths": (8, 16, 16), "depth": 1}
-BF16_TOLERANCE = 0.05
-HAS_BF16 = "BF16" in cpu_capabilities() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
 
 MEASURING = engines.fastest  # conftest makes auto take the first candidate; these tests measure
 
