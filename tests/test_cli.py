@@ -23,7 +23,7 @@ def test_list_shows_every_model_with_counted_size_and_cost(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0
     rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
-    assert set(rows) == {"mwdensenet", "mwnet", "mwrcanet", "mwrcanet-demo", "mwresnet", "mwresnet-demo"}
+    assert set(rows) == {"mwdensenet", "mwnet", "mwrcanet", "mwrcanet-demo", "mwrcanet-srgb-demo", "mwresnet", "mwresnet-demo"}
     assert rows["mwrcanet"][1:6] == ["27.22", "2626.2", "1", "zoo-denoise", "ok"]  # 172.1 GMACs / 0.065536 MP
     assert rows["mwresnet"][1:3] == ["25.53", "1846.5"]
 

@@ -255,9 +255,9 @@ def test_npy_layouts(tmp_path):
 def test_missing_file_and_unknown_suffix(tmp_path):
     message = error_line(read_image, tmp_path / "absent.png")
     assert "not found" in message and "absent.png" in message
-    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
-    message = error_line(read_image, tmp_path / "photo.jpg")
-    assert "photo.jpg" in message and "'.jpg'" in message and ".png" in message
+    (tmp_path / "photo.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBP")  # JPEG is read since; WebP is not
+    message = error_line(read_image, tmp_path / "photo.webp")
+    assert "photo.webp" in message and "'.webp'" in message and ".png" in message
     message = error_line(write_image, tmp_path / "out.bmp", np.zeros((2, 2)), like("png", 8))
     assert "out.bmp" in message and "'.bmp'" in message
     assert "read-only" in error_line(write_image, tmp_path / "out.dng", np.zeros((2, 2)), like("raw", 16))

@@ -15,7 +15,7 @@ from torch import nn
 import zoo
 from zoo.plugins.blocks.residual import ResidualBlock
 
-BUILTIN_MODELS = ["mwdensenet", "mwnet", "mwrcanet", "mwrcanet-demo", "mwresnet", "mwresnet-demo"]
+BUILTIN_MODELS = ["mwdensenet", "mwnet", "mwrcanet", "mwrcanet-demo", "mwrcanet-srgb-demo", "mwresnet", "mwresnet-demo"]
 BUILTIN_BLOCKS = ["dense", "rcab", "residual"]
 
 

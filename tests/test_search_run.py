@@ -53,7 +53,7 @@ def space() -> str:
 
 def test_tiny_search_runs_resumes_reports_and_exports(space, tmp_path, capsys):
     out = tmp_path / "search"
-    started, load = time.perf_counter(), os.getloadavg()[0]
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     # a cap between the two seeds' sizes and the largest candidates: some are infeasible, for free
     assert main(search_args(space, out, 5, "--max-gmacs", "2.5", "--json")) == 0
     status = json.loads(capsys.readouterr().out)
@@ -86,7 +86,7 @@ def test_tiny_search_runs_resumes_reports_and_exports(space, tmp_path, capsys):
     assert main(search_args(space, out, 7, "--max-gmacs", "2.5", "--steps", "24")) == 2
     assert "cannot resume study 'search' with different proxy" in capsys.readouterr().err
     elapsed = time.perf_counter() - started
-    if load < 1.5:  # the target is for 2 cores of our own, not ones a training job is using
+    if load_before < 1.5:  # the target is for 2 cores of our own, not ones a training job is using
         assert elapsed < 180, f"the tiny search took {elapsed:.0f} s"
 
     assert main(["search", "report", str(out)]) == 0
