@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -216,7 +217,7 @@ def test_distill_steps_three_and_four_draw_their_shares_from_the_pseudo_labels(t
 
     monkeypatch.setattr(pipeline, "_train", train)
     monkeypatch.setattr(pipeline, "_record", lambda *args: None)
-    monkeypatch.setattr(pipeline, "_pseudo_pairs", lambda name, pairs, made_by: labels.setdefault(name, object()))
+    monkeypatch.setattr(pipeline, "_pseudo_pairs", lambda name, pairs, made_by: labels.setdefault(name, SimpleNamespace(channels=1)))
     pipeline.run()
     step3 = sources["step3-siamese"]
     assert isinstance(step3, Mixture) and step3.sources[-1] is labels["pseudo-step3"]

@@ -100,10 +100,11 @@ def _given(outputs: list[np.ndarray], pairs: list[Pair]) -> Denoiser:
 
 def _score(outputs: list[np.ndarray], ensembled: list[np.ndarray], pairs: list[Pair], data: str) -> dict[str, float]:
     """PSNR and SSIM of the single-pass outputs and PSNR of the x8 ones, scored as ``zoo eval``
-    scores (per block, then the mean)."""
+    scores (per block, then the mean), and the noisy inputs' own PSNR and SSIM beside them."""
     single, x8 = (evaluate(_given(images, pairs), pairs, model="distill", data=data, progress=False).summary()
                   for images in (outputs, ensembled))
-    return {"psnr": float(single["psnr"]), "ssim": float(single["ssim"]), "psnr_x8": float(x8["psnr"])}
+    return {"psnr": float(single["psnr"]), "ssim": float(single["ssim"]), "psnr_x8": float(x8["psnr"]),
+            "noisy_psnr": float(single["noisy_psnr"]), "noisy_ssim": float(single["noisy_ssim"])}
 
 
 def _fingerprint(weights: tuple[Path, ...]) -> list[str]:
@@ -292,8 +293,13 @@ class Pipeline:
 
 
 def format_results(results: dict[str, Any]) -> str:
-    rows = [[results[k]["label"], f"{results[k]['psnr']:.2f}", f"{results[k]['ssim']:.4f}", f"{results[k]['psnr_x8']:.2f}"]
-            for k in ("step1", "step2", "average", "step3", "step4") if k in results]
+    """The closing table: each step's test scores, under the noisy input's own (the level every
+    step has to beat; a results.json written by an older zoo has none)."""
+    steps = [results[k] for k in ("step1", "step2", "average", "step3", "step4") if k in results]
+    rows = [[s["label"], f"{s['psnr']:.2f}", f"{s['ssim']:.4f}", f"{s['psnr_x8']:.2f}"] for s in steps]
+    noisy = next((s for s in steps if "noisy_psnr" in s), None)
+    if noisy is not None:  # the same test set for every step (a changed --test scores them all again)
+        rows.insert(0, ["noisy input", f"{noisy['noisy_psnr']:.2f}", f"{noisy['noisy_ssim']:.4f}", "-"])
     return format_table(["step", "test PSNR dB", "SSIM", "x8 ensemble PSNR dB"], rows, right=(1, 2, 3))
 
 

@@ -1,9 +1,12 @@
-"""A training run's folder: where each file goes, the CSV log, TensorBoard and the curves plot.
+"""A training run's folder: where each file goes, the CSV log and TensorBoard.
 
-``config.json`` holds the settings; ``last.pt`` all that a resumed run needs (written
-atomically); ``log.csv`` the log, rewritten with each checkpoint so that it never runs ahead of
-it; ``best.safetensors`` and ``final.safetensors`` EMA weights in zoo's format; ``curves.png`` the
-loss and validation curves; ``tensorboard/`` the same scalars, when TensorBoard is installed.
+``config.json`` holds the settings (what ``zoo train --resume`` continues with); ``last.pt`` all
+that a resumed run needs (written atomically); ``log.csv`` the log, rewritten with each
+checkpoint so that it never runs ahead of it; ``validation.json`` the validation set and its noisy
+input's PSNR and SSIM, the level a network has to beat, written at the first validation;
+``best.safetensors`` and ``final.safetensors`` EMA weights in zoo's format; ``curves.png`` the
+curves (:mod:`zoo.train.curves`); ``tensorboard/`` the log's scalars, when TensorBoard is
+installed (the ``tensorboard`` extra).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 import torch
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
 
 LOG_FIELDS = ["step", "lr", "loss", "val_psnr", "val_ssim", "seconds"]
@@ -34,12 +37,23 @@ class RunFolder:
     log = property(lambda self: self.path / "log.csv")
     curves = property(lambda self: self.path / "curves.png")
     config = property(lambda self: self.path / "config.json")
+    validation = property(lambda self: self.path / "validation.json")
 
     def read_log(self, up_to: int | None = None) -> list[dict[str, str]]:
+        """The log's rows (up to step ``up_to``), checked: a damaged ``log.csv`` is one line."""
         if not self.log.is_file():
             return []
-        with open(self.log, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        try:
+            with open(self.log, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            for row in rows:
+                row["step"] = str(int(row["step"]))
+                for key in LOG_FIELDS[1:]:
+                    if row.get(key):
+                        float(row[key])
+        except (OSError, csv.Error, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ZooError(f"{self.log} is not a zoo training log ({type(exc).__name__}: {first_line(exc)}); "
+                           "move it away to start the log afresh") from None
         return [r for r in rows if up_to is None or int(r["step"]) <= up_to]
 
     def write_log(self, rows: list[dict[str, Any]]) -> None:
@@ -57,13 +71,36 @@ class RunFolder:
         with atomic_path(self.config) as tmp:
             tmp.write_text(json.dumps(settings, indent=2) + "\n")
 
+    def write_validation(self, info: dict[str, Any]) -> None:
+        """Write ``validation.json``: the validation set and its noisy input's scores."""
+        with atomic_path(self.validation) as tmp:
+            tmp.write_text(json.dumps(info, indent=2) + "\n")
+
+    def read_validation(self) -> dict[str, Any]:
+        """``validation.json``, or nothing when there is none (no validation yet, or a run made by
+        an older zoo) or it cannot be read: it only draws a line on the curves."""
+        try:
+            info = json.loads(self.validation.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
     def save_state(self, state: dict[str, Any]) -> None:
         """Write ``last.pt`` atomically: a kill leaves the previous checkpoint whole."""
         with atomic_path(self.last) as tmp:
             torch.save(state, tmp)
 
     def load_state(self, device: torch.device) -> dict[str, Any]:
-        return torch.load(self.last, map_location=device, weights_only=True)
+        """``last.pt`` (tensors and plain values only: loading runs no code); a truncated, empty
+        or foreign file is one line."""
+        try:
+            state = torch.load(self.last, map_location=device, weights_only=True)
+        except Exception as exc:  # torch.load raises many types for a damaged file; none is a bug of ours
+            raise ZooError(f"cannot resume from {self.last}: not a readable checkpoint "
+                           f"({type(exc).__name__}: {first_line(exc)[:200]})") from None
+        if not isinstance(state, dict) or not isinstance(state.get("config"), str):
+            raise ZooError(f"cannot resume from {self.last}: not a zoo training checkpoint")
+        return state
 
 
 class RunLog:
@@ -97,26 +134,3 @@ def _tensorboard(path: Path):
     except ImportError:  # TensorBoard is optional: the CSV log always exists
         return None
     return SummaryWriter(str(path / "tensorboard"))
-
-
-def plot_curves(run: RunFolder) -> None:
-    """Loss and validation PSNR against step, as a PNG beside the log."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = run.read_log()
-    loss = [(int(r["step"]), float(r["loss"])) for r in rows if r["loss"]]
-    val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r["val_psnr"]]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    if loss:
-        left.plot(*zip(*loss))
-    left.set(xlabel="step", ylabel="training loss", yscale="log", title="loss")
-    if val:
-        right.plot(*zip(*val), marker="o")
-    right.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR (EMA weights)")
-    fig.tight_layout()
-    with atomic_path(run.curves) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)

@@ -3,12 +3,14 @@ an EMA of the weights, gradient clipping, mixed precision on a GPU, and exact re
 (docs/training-recipe.md).
 
 The settings are :class:`~zoo.train.config.TrainConfig`; the run folder and its log are
-:mod:`zoo.train.runfolder`; several processes (``torchrun``) are :mod:`zoo.train.distributed`:
+:mod:`zoo.train.runfolder`, its plot :mod:`zoo.train.curves`; resuming and extending a run,
+:mod:`zoo.train.resume`; several processes (``torchrun``) are :mod:`zoo.train.distributed`:
 each rank draws its own batches, rank 0 validates, logs and saves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -30,17 +32,24 @@ from zoo.contract import input_channels_if_known
 from zoo.data.pairs import Pair
 from zoo.data.patches import Source, make_batch
 from zoo.data.specs import load_data, open_sources
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.evaluation import evaluate, network_denoiser
 from zoo.factory import create_model
 from zoo.infer import TorchRunner
 from zoo.precision import DTYPES
+from zoo.runlock import run_lock
 # Other code imports these from here (`from zoo.train.trainer import TrainConfig, train`): kept in __all__.
 from zoo.train.config import LOSSES, TrainConfig, changed_settings, resolve_validation
 from zoo.train.distributed import Distributed, check_replicas_in_step, init_distributed
-from zoo.train.runfolder import RunFolder, RunLog, plot_curves
+from zoo.train.curves import plot_curves
+from zoo.train.resume import follow_schedule, resume_changes, resumed_config
+from zoo.train.runfolder import RunFolder, RunLog
 
-__all__ = ["EMA", "LOSSES", "RunFolder", "TrainConfig", "changed_settings", "init_distributed", "lr_factor", "train"]
+__all__ = ["EMA", "LOSSES", "TrainingDiverged", "RunFolder", "TrainConfig", "changed_settings", "init_distributed", "lr_factor", "train"]
+
+
+class TrainingDiverged(ZooError):
+    """The loss or the weights became NaN or Inf: the run stops, saving nothing poisoned."""
 
 
 class EMA:
@@ -102,12 +111,13 @@ def _open_sources(specs: list[str]) -> Source:
     return open_sources(specs)
 
 
-def validate(model: nn.Module, pairs, spec: str, device: torch.device) -> tuple[float, float]:
-    """Mean PSNR and SSIM of ``model`` on the validation pairs (read once per run, not per call)."""
+def validate(model: nn.Module, pairs, spec: str, device: torch.device) -> dict[str, float]:
+    """Mean PSNR and SSIM of ``model`` on the validation pairs (read once per run, not per call),
+    and of the noisy inputs themselves (``noisy_psnr``, ``noisy_ssim``)."""
     runner = TorchRunner(model, device=device)
     report = evaluate(network_denoiser(runner), pairs, model="val", data=spec, progress=False)
     summary = report.summary()
-    return float(summary["psnr"]), float(summary["ssim"])
+    return {key: float(summary[key]) for key in ("psnr", "ssim", "noisy_psnr", "noisy_ssim")}
 
 
 class _Training:
@@ -119,27 +129,46 @@ class _Training:
         self.cfg, self.model, self.run, self.ddp, self.device, self.amp_dtype = cfg, model, run, ddp, device, amp_dtype
         self.ema = EMA(model, cfg.ema, short_start=cfg.weights is None)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: lr_factor(step, cfg))
+        # self.cfg, not cfg: an extended run's restore() changes it (resumed_config)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: lr_factor(step, self.cfg))
         self.scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)
         self.start, self.best_psnr = 0, -math.inf
         self.losses: list[float] = []  # the training losses since the last log row
         self.elapsed = 0.0  # seconds of training before this invocation
         self.net: nn.Module = model  # what runs the batches: the model, or DDP around it
+        self.noisy_recorded = False  # the validation set's noisy-input scores, written at the first validation
 
     def restore(self) -> None:
         """Continue from ``last.pt``, refusing other training settings than the run's."""
         state = self.run.load_state(self.device)
-        changed = changed_settings(json.loads(state["config"]), self.cfg)
+        try:
+            stored = json.loads(state["config"])
+        except ValueError:
+            raise ZooError(f"cannot resume from {self.run.last}: its settings are not JSON") from None
+        if not isinstance(stored, dict):
+            raise ZooError(f"cannot resume from {self.run.last}: its settings are not a JSON object")
+        self.cfg = resumed_config(stored, self.cfg)  # more steps than the run's: extended, with its warm-up
+        changed = resume_changes(stored, self.cfg)
         if changed:
             raise ZooError(f"cannot resume {self.run.path} with different {', '.join(changed)}")
-        self.model.load_state_dict(state["model"])
-        self.ema.shadow = state["ema"]
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"].cpu())
-        self.start, self.best_psnr = int(state["step"]), float(state["best_psnr"])
-        self.losses, self.elapsed = list(state.get("log_losses", [])), float(state.get("seconds", 0.0))
+        try:
+            self.model.load_state_dict(state["model"])
+            if set(state["ema"]) != set(self.ema.shadow):
+                raise KeyError("ema")
+            self.ema.shadow = state["ema"]
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            torch.set_rng_state(state["rng"].cpu())
+            self.start, self.best_psnr = int(state["step"]), float(state["best_psnr"])
+            self.losses, self.elapsed = list(state.get("log_losses", [])), float(state.get("seconds", 0.0))
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise ZooError(f"cannot resume from {self.run.last}: it does not fit this run "
+                           f"({type(exc).__name__}: {first_line(exc)[:200]})") from None
+        if not 0 <= self.start <= self.cfg.steps:
+            raise ZooError(f"cannot resume from {self.run.last}: its step {self.start} is outside 0..{self.cfg.steps}")
+        if self.cfg.steps != stored.get("steps"):  # extended: from here on the new step count's schedule
+            follow_schedule(self.scheduler)
 
     def step(self, data: Source, step: int) -> float:
         """Train on batch ``step``; returns the learning rate it ran at."""
@@ -150,6 +179,9 @@ class _Training:
         with torch.autocast(device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             output = self.net(noisy)
         loss = loss_fn(cfg.loss, output, clean, noisy)
+        if not torch.isfinite(loss):  # stop before a NaN reaches the weights (and anything saved)
+            raise TrainingDiverged(f"training diverged at step {step + 1}: the loss is {loss.item()} "
+                                   f"({self._kept()}); lower --lr, or keep --clip on")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if cfg.clip > 0:
@@ -163,10 +195,28 @@ class _Training:
         self.losses.append(loss.item())
         return lr
 
-    def validate(self, val_pairs: Sequence[Pair]) -> tuple[float, float]:
+    def _kept(self) -> str:
+        return f"{self.run.last} keeps the last good checkpoint" if self.run.last.exists() else "nothing was saved"
+
+    def check_finite(self, step: int) -> None:
+        """Refuse to save weights holding NaN or Inf: a finite loss can still come with an
+        overflowing gradient, and what is saved must never be poisoned."""
+        for where, tensors in (("weights", self.model.state_dict()), ("EMA weights", self.ema.shadow)):
+            bad = next((k for k, v in tensors.items() if v.dtype.is_floating_point and not torch.isfinite(v).all()), None)
+            if bad is not None:
+                raise TrainingDiverged(f"training diverged by step {step}: the {where} hold NaN or Inf ({bad}; "
+                                       f"{self._kept()}); lower --lr, or keep --clip on")
+
+    def validate(self, val_pairs: Sequence[Pair], step: int) -> tuple[float, float]:
         """Score the EMA weights; the best so far are saved as ``best.safetensors``."""
+        self.check_finite(step)
         averaged = self.ema.model(self.model).eval()
-        psnr_value, ssim_value = validate(averaged, val_pairs, self.cfg.val, self.device)
+        scores = validate(averaged, val_pairs, self.cfg.val, self.device)
+        psnr_value, ssim_value = scores["psnr"], scores["ssim"]
+        if not self.noisy_recorded:  # the input's own score: the line the curves are read against
+            self.run.write_validation({"val": self.cfg.val, "noisy_psnr": scores["noisy_psnr"],
+                                       "noisy_ssim": scores["noisy_ssim"]})
+            self.noisy_recorded = True
         if psnr_value > self.best_psnr:
             self.best_psnr = psnr_value
             save(averaged.cpu(), self.run.best)
@@ -177,6 +227,7 @@ class _Training:
         check_replicas_in_step(self.model, self.ddp)
         if not self.ddp.main:
             return
+        self.check_finite(done)
         self.run.save_state({
             "step": done, "model": self.model.state_dict(), "ema": self.ema.shadow,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
@@ -222,6 +273,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     if cfg.precision == "float16" and device.type != "cuda":
         raise ZooError("float16 training needs a GPU; on a CPU use float32 or bfloat16")
     amp_dtype = None if cfg.precision == "float32" else DTYPES[cfg.precision]  # mixed precision: autocast
+    # One writer per run folder: a second `zoo train --out` of the same folder is refused, not mixed in.
+    with run_lock(cfg.out, "zoo train") if ddp.main else contextlib.nullcontext():
+        return _train(cfg, ddp, device, amp_dtype, resume=resume, progress=progress, source=source)
+
+
+def _train(cfg: TrainConfig, ddp: Distributed, device: torch.device, amp_dtype: torch.dtype | None, *, resume: bool,
+           progress: bool, source: Source | None) -> Path:
     run = RunFolder(cfg.out)
     if run.last.exists() and not resume:
         raise ZooError(f"{run.path} holds a run already: use --resume to continue it, or another --out")
@@ -237,6 +295,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     training = _Training(cfg, _for_training(model, device), run, ddp, device, amp_dtype)
     if resume and run.last.exists():
         training.restore()
+        cfg = training.cfg  # an extended run's (resumed_config)
     if ddp.main:
         run.create(dataclasses.asdict(cfg))
     log = RunLog(run, start=training.start) if ddp.main else None  # rows after the checkpoint are redone
@@ -247,27 +306,28 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     bar = tqdm(total=cfg.steps, initial=training.start, unit="step", disable=not (progress and ddp.main), desc=cfg.model)
     last_val = math.nan
     started = time.perf_counter() - training.elapsed
-    for step in range(training.start, cfg.steps):
-        lr = training.step(data, step)
-        done = step + 1
-        bar.update(1)
-        row: dict[str, Any] | None = None
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            losses = training.losses
-            row = {"step": done, "lr": lr, "loss": sum(losses) / len(losses),
-                   "val_psnr": "", "val_ssim": "", "seconds": round(time.perf_counter() - started, 2)}
-            training.losses = []
-        if ddp.main and cfg.val and (done % cfg.val_every == 0 or done == cfg.steps):
-            last_val, ssim_value = training.validate(val_pairs)
-            row = row or {"step": done, "lr": lr, "loss": "", "seconds": ""}
-            row.update(val_psnr=round(last_val, 4), val_ssim=round(ssim_value, 5))
-        if row is not None and log is not None:
-            log.add(row)
-            bar.set_postfix(loss=f"{row['loss']:.4f}" if row["loss"] != "" else "-", psnr=f"{last_val:.2f}")
-        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            training.checkpoint(done, started, log)
-    bar.close()
+    with bar:  # closed before an error is printed, so the error has its own line
+        for step in range(training.start, cfg.steps):
+            lr = training.step(data, step)
+            done = step + 1
+            bar.update(1)
+            row: dict[str, Any] | None = None
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                losses = training.losses
+                row = {"step": done, "lr": lr, "loss": sum(losses) / len(losses),
+                       "val_psnr": "", "val_ssim": "", "seconds": round(time.perf_counter() - started, 2)}
+                training.losses = []
+            if ddp.main and cfg.val and (done % cfg.val_every == 0 or done == cfg.steps):
+                last_val, ssim_value = training.validate(val_pairs, done)
+                row = row or {"step": done, "lr": lr, "loss": "", "seconds": ""}
+                row.update(val_psnr=round(last_val, 4), val_ssim=round(ssim_value, 5))
+            if row is not None and log is not None:
+                log.add(row)
+                bar.set_postfix(loss=f"{row['loss']:.4f}" if row["loss"] != "" else "-", psnr=f"{last_val:.2f}")
+            if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+                training.checkpoint(done, started, log)
     if ddp.main:
+        training.check_finite(cfg.steps)
         final = training.ema.model(training.model).cpu()
         save(final, run.final)
         if not run.best.exists():  # no validation: the final weights are the best known
