@@ -27,7 +27,7 @@ def _batch(value: str) -> int | None:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "export", help="export a model to ONNX (needs zoo[onnx])",
+        "export", help="export a model to ONNX (needs zoo-denoise[onnx])",
         description="Export to ONNX with dynamic height and width (the model's own padding is in the "
         "graph, so any size runs) and a dynamic or fixed batch. The model name, configuration, zoo "
         "version, input layout (NCHW) and value range ([0, 1]) go into the file's metadata. "

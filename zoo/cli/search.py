@@ -1,4 +1,4 @@
-"""`zoo search run|status|report|export`: the multi-objective architecture search (needs zoo[search])."""
+"""`zoo search run|status|report|export`: the multi-objective architecture search (needs zoo-denoise[search])."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ def _target(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "search", help="evolutionary architecture search: PSNR against GMACs (needs zoo[search])",
+        "search", help="evolutionary architecture search: PSNR against GMACs (needs zoo-denoise[search])",
         description="Search mwnet architectures (block type, depth, options and widths per group) for the "
         "Pareto front of validation PSNR against GMACs per megapixel, on Optuna (NSGA-II by default). "
         "Each candidate trains a short proxy with `zoo train`'s recipe. Several processes or machines "
-        "running the same command against one storage are one search. Needs: pip install \"zoo[search]\".",
+        "running the same command against one storage are one search. Needs: pip install \"zoo-denoise[search]\".",
     )
     parser.set_defaults(run=lambda args: _no_command(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")

@@ -6,7 +6,7 @@
     status = run_search(SearchSettings(load_space("default"), Path("runs/search"), trials=32,
                                        proxy=Proxy(steps=300), max_gmacs=80))
 
-Optuna is needed only to run, read or export a study (``pip install "zoo[search]"``); the space,
+Optuna is needed only to run, read or export a study (``pip install "zoo-denoise[search]"``); the space,
 genomes, Pareto arithmetic and the exported model config files work without it. Modules:
 ``space`` (TOML space), ``genome`` (genes to an mwnet config, seeds), ``objectives``, ``storage``
 (journal or database, dead trials), ``candidate`` (proxy training), ``earlystop``, ``runner``,

@@ -13,11 +13,15 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser as a package (declared for 3.10 in pyproject.toml)
+    import tomli as tomllib
 
 from zoo.errors import ZooError
 from zoo.ops.activations import ACTIVATIONS

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError, first_line
+from zoo.install import pip_hint
 from zoo.fileio import atomic_path
 
 JOURNAL = "study.journal"
@@ -42,7 +43,7 @@ def require_optuna():
     try:
         import optuna
     except ImportError:
-        raise ZooError('zoo search needs Optuna: pip install "zoo[search]" (or pip install "optuna>=5,<6")') from None
+        raise ZooError(f"zoo search needs Optuna 5: {pip_hint('optuna', extra='search')}") from None
     if int(optuna.__version__.split(".")[0]) != 5:
         raise ZooError(f"zoo search needs Optuna 5, found {optuna.__version__}: pip install \"optuna>=5,<6\"")
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported as one line by the runner
@@ -97,7 +98,7 @@ def open_url(url: str, *, heartbeat: int = DEFAULT_HEARTBEAT, grace: int = DEFAU
                                           heartbeat_stale_trial_callback=retry)
     except ImportError:  # SQLAlchemy 2.1 reaches PostgreSQL through psycopg 3
         raise ZooError(f"--storage {_safe_url(url)}: its database driver is not installed: "
-                       'pip install "zoo[search]" (psycopg for PostgreSQL)') from None
+                       f"{pip_hint('psycopg', extra='search')} (psycopg for PostgreSQL)") from None
     except Exception as exc:  # SQLAlchemy's OperationalError and kin: no server, bad password, ...
         raise ZooError(f"cannot open the storage {_safe_url(url)}: {first_line(exc)}") from None
 
