@@ -2,10 +2,11 @@
 OpenVINO on the CPU, as a Runner for ``zoo.denoise`` (the same tiling and self-ensemble as every
 other backend). ``pip install "zoo-denoise[openvino]"``.
 
-Measured on this project's 2-core AMD EPYC (issue 19), OpenVINO's CPU plugin runs the full-size
-mwrcanet at 0.97-0.98 of the 3x3-conv peak in float32 and bfloat16, where eager PyTorch reaches
-0.81-0.91: it is the CPU engine ``--engine auto`` picks where it measures fastest
-(:mod:`zoo.export.engines`, ``docs/engines.md``).
+Measured on this project's 2-core AMD EPYC (benchmarks/results/engines-cpu-amd-epyc-2t.md),
+OpenVINO's CPU plugin runs the full-size mwrcanet at 0.95 (float32) and 0.94 (bfloat16) of the
+3x3-conv peak, zoo's PyTorch path at 0.92 and 0.89; on the small demo models PyTorch is as fast
+or faster. ``--engine auto`` picks whichever measures fastest (:mod:`zoo.export.engines`,
+``docs/engines.md``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from zoo.limits import check_threads
 # zoo's precision names -> OpenVINO's inference precision hint. The hint must always be given:
 # on a CPU with bfloat16 instructions OpenVINO's default is bf16, so "float32" would silently not be.
 PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
-MODES = ("latency", "throughput")
 INSTALL_HINT = pip_hint("openvino", extra="openvino")
 
 
@@ -84,26 +84,21 @@ class OpenVinoRunner:
     ``source`` is that file, or an ``nn.Module`` exported first through
     :func:`zoo.export.cached_export` (kept between runs; needs the ``onnx`` extra). ``dtype``
     ``bfloat16`` sets OpenVINO's inference precision hint (its convolutions in bf16);
-    ``threads`` the CPU threads (default: as many as torch uses). ``mode`` ``latency`` runs one
-    inference on all threads; ``throughput`` splits a batch into single images run on ``streams``
-    parallel streams (default: OpenVINO's choice). ``static_shapes`` compiles the graph again for
+    ``threads`` the CPU threads (default: as many as torch uses); one inference at a time runs on
+    all of them (OpenVINO's latency mode: its throughput mode, a batch spread over parallel
+    streams, gained nothing measurable here and was removed, docs/engines.md). ``static_shapes`` compiles the graph again for
     each input shape it meets (as tiles all of one size are), instead of running one graph of
     dynamic size. Compiled models are kept in :func:`openvino_cache_dir` (``cache=False``: not),
     so a second start skips compilation.
     """
 
     def __init__(self, source: str | os.PathLike[str] | nn.Module, *, dtype: torch.dtype | str | None = None,
-                 threads: int | None = None, mode: str = "latency", streams: int | None = None,
-                 static_shapes: bool = False, cache: bool = True) -> None:
+                 threads: int | None = None, static_shapes: bool = False, cache: bool = True) -> None:
         ov = require_openvino()
         check_threads(threads, "threads")
-        if mode not in MODES:
-            raise ZooError(f"unknown OpenVINO mode '{mode}'; choose from {', '.join(MODES)}")
-        if streams is not None and (streams < 1 or mode != "throughput"):
-            raise ZooError(f"streams must be at least 1 and need mode 'throughput', got {streams} with '{mode}'")
         self.precision = resolve_precision(dtype)
         self.path = _onnx_file(source)
-        self.mode, self.threads, self.static_shapes = mode, threads or torch.get_num_threads(), static_shapes
+        self.threads, self.static_shapes = threads or torch.get_num_threads(), static_shapes
         self._core = ov.Core()
         try:
             self._model = self._core.read_model(str(self.path))
@@ -118,10 +113,8 @@ class OpenVinoRunner:
         self.config: dict[str, object] = {
             "INFERENCE_PRECISION_HINT": PRECISIONS[self.precision],
             "INFERENCE_NUM_THREADS": self.threads,
-            "PERFORMANCE_HINT": mode.upper(),
+            "PERFORMANCE_HINT": "LATENCY",
         }
-        if streams is not None:
-            self.config["NUM_STREAMS"] = streams
         if cache:
             self.config["CACHE_DIR"] = str(openvino_cache_dir())
         # Compiled from the model read above, not from its path: OpenVINO keys a path's cache entry
@@ -130,9 +123,8 @@ class OpenVinoRunner:
         self._compiled: dict[tuple[int, ...] | None, tuple] = {}
         self.compiled = self._compile(None)
         self.loaded_from_cache = bool(cache and self.compiled.get_property("LOADED_FROM_CACHE"))
-        self.streams = int(self.compiled.get_property("NUM_STREAMS"))
         file_precision = self.metadata.get("zoo.precision", "float32")
-        details = [self.precision, mode] + ([f"{self.streams} streams"] if mode == "throughput" else [])
+        details = [self.precision, "latency"]
         details += [f"{self.threads} threads"] + (["static shapes"] if static_shapes else [])
         details += [f"{file_precision} file"] if file_precision != "float32" else []
         self.device = f"OpenVINO {ov.__version__.split('-')[0]} CPU ({', '.join(details)})"
@@ -141,7 +133,6 @@ class OpenVinoRunner:
         """The compiled model for inputs of ``shape`` (None: any shape), compiled on first use."""
         if shape in self._compiled:
             return self._compiled[shape][0]
-        ov = require_openvino()
         model = self._model
         if shape:  # a fixed input size: OpenVINO plans memory and picks kernels for it once
             model = model.clone()
@@ -150,8 +141,7 @@ class OpenVinoRunner:
             compiled = self._core.compile_model(model, "CPU", self.config)
         except Exception as exc:
             raise ZooError(f"{self.path}: OpenVINO cannot compile it for the CPU ({first_line(exc)[:200]})") from None
-        queue = ov.AsyncInferQueue(compiled, int(compiled.get_property("NUM_STREAMS"))) if self.mode == "throughput" else None
-        self._compiled[shape] = (compiled, compiled.create_infer_request(), queue)
+        self._compiled[shape] = (compiled, compiled.create_infer_request())
         return compiled
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
@@ -159,25 +149,11 @@ class OpenVinoRunner:
         return torch.from_numpy(run_in_fixed_batches(x, self.fixed_batch, self._run))
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        split = self.mode == "throughput" and len(x) > 1 and self.fixed_batch is None
-        shape = (1, *x.shape[1:]) if split else x.shape
-        key = tuple(shape) if self.static_shapes else None
+        key = tuple(x.shape) if self.static_shapes else None
         self._compile(key)
-        _, request, queue = self._compiled[key]
-        if not split:
-            # share_inputs: no copy of the input; the output is copied (the request reuses its buffer).
-            return request.infer({0: x}, share_inputs=True)[OUTPUT_NAME].copy()
-        # Throughput: one image per request, the requests spread over the streams.
-        outputs: list[np.ndarray | None] = [None] * len(x)
-
-        def done(request, index: int) -> None:
-            outputs[index] = request.get_tensor(OUTPUT_NAME).data.copy()
-
-        queue.set_callback(done)
-        for index in range(len(x)):
-            queue.start_async({0: x[index:index + 1]}, index)
-        queue.wait_all()
-        return np.concatenate(outputs)
+        _, request = self._compiled[key]
+        # share_inputs: no copy of the input; the output is copied (the request reuses its buffer).
+        return request.infer({0: x}, share_inputs=True)[OUTPUT_NAME].copy()
 
 
 def _onnx_file(source: str | os.PathLike[str] | nn.Module) -> Path:
