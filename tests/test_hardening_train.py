@@ -155,4 +155,4 @@ def test_a_second_writer_of_a_run_folder_is_refused_in_one_line(tmp_path, capsys
 
 def test_bench_with_no_backend_named_is_one_line(capsys):
     assert main(["bench", "mwresnet", "--backends", ",,"]) == 2
-    assert "no backend named" in _one_line_error(capsys)
+    assert "--backends names no backend" in _one_line_error(capsys)

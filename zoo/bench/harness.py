@@ -100,8 +100,6 @@ def run_benchmark(
     their ``runs`` in turn, round by round; each figure carries its spread (interquartile range over
     median), and one past :data:`~zoo.bench.spread.SPREAD_LIMIT` is listed under ``warnings``.
     """
-    if not backends:  # `--backends ,,` would time nothing and print an empty table
-        raise ZooError(f"no backend named; choose from {', '.join(BACKENDS)}")
     unknown = [name for name in backends if name not in BACKENDS]
     if unknown:
         raise ZooError(f"unknown backend {', '.join(map(repr, unknown))}; choose from {', '.join(BACKENDS)}")

@@ -48,10 +48,13 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.plot and Path(args.plot).is_dir():
         raise ZooError(f"--plot {args.plot} is a folder; give a .png file name")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if not backends:  # `--backends ,,` would time nothing and print an empty table
+        raise ZooError(f"--backends names no backend; choose from {', '.join(BACKENDS)}")
     model = create_model(args.model, weights=args.weights)
     check_tiling_options(args, size_multiple(model))
     report = run_benchmark(
-        model, size=args.size, batch=args.batch, backends=[b.strip() for b in args.backends.split(",") if b.strip()],
+        model, size=args.size, batch=args.batch, backends=backends,
         dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, warmup=args.warmup, runs=args.runs, device=args.device,
     )
     print(to_json(report) if args.json else format_report(report))

@@ -273,13 +273,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
     if cfg.precision == "float16" and device.type != "cuda":
         raise ZooError("float16 training needs a GPU; on a CPU use float32 or bfloat16")
     amp_dtype = None if cfg.precision == "float32" else DTYPES[cfg.precision]  # mixed precision: autocast
-    # One writer per run folder: a second `zoo train --out` of the same folder is refused, not mixed in.
-    with run_lock(cfg.out, "zoo train") if ddp.main else contextlib.nullcontext():
-        return _train(cfg, ddp, device, amp_dtype, resume=resume, progress=progress, source=source)
+    with contextlib.ExitStack() as lock:  # the run folder's lock, once the checks have passed
+        return _train(cfg, ddp, device, amp_dtype, resume=resume, progress=progress, source=source, lock=lock)
 
 
 def _train(cfg: TrainConfig, ddp: Distributed, device: torch.device, amp_dtype: torch.dtype | None, *, resume: bool,
-           progress: bool, source: Source | None) -> Path:
+           progress: bool, source: Source | None, lock: contextlib.ExitStack) -> Path:
     run = RunFolder(cfg.out)
     if run.last.exists() and not resume:
         raise ZooError(f"{run.path} holds a run already: use --resume to continue it, or another --out")
@@ -292,6 +291,10 @@ def _train(cfg: TrainConfig, ddp: Distributed, device: torch.device, amp_dtype: 
     if channels is not None and data.channels != channels:
         raise ZooError(f"the model takes {channels}-channel images, the training data has {data.channels}")
     cfg, val_pairs = _validation_set(cfg, channels, ddp.main)
+    if ddp.main:  # one writer per run folder: a second `zoo train --out` of it is refused, not mixed in
+        lock.enter_context(run_lock(cfg.out, "zoo train"))
+        if run.last.exists() and not resume:  # again, now that no other process can be writing it
+            raise ZooError(f"{run.path} holds a run already: use --resume to continue it, or another --out")
     training = _Training(cfg, _for_training(model, device), run, ddp, device, amp_dtype)
     if resume and run.last.exists():
         training.restore()
