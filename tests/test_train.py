@@ -383,3 +383,15 @@ def test_sidd_medium_patches_are_windows_read_from_the_files(tmp_path, monkeypat
     top, left = next((t, l) for t in range(0, 17, 2) for l in range(0, 25, 2)
                      if np.array_equal(noisy[0], image[t:t + 8, l:l + 8].astype(np.float32)))
     assert top % 2 == 0 and left % 2 == 0
+
+
+def test_distill_refuses_a_damaged_results_file_in_one_line(tmp_path):
+    from zoo.train.distill import DistillConfig, Pipeline
+
+    (tmp_path / "results.json").write_text("garbage")
+    with pytest.raises(zoo.ZooError, match="cannot read .*results.json") as caught:
+        Pipeline(DistillConfig(out=str(tmp_path)))
+    assert "\n" not in str(caught.value)
+    (tmp_path / "results.json").write_text("[1]")
+    with pytest.raises(zoo.ZooError, match="is not what zoo distill writes"):
+        Pipeline(DistillConfig(out=str(tmp_path)))

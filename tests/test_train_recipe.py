@@ -134,3 +134,30 @@ def test_model_config_mistakes_are_one_line(tmp_path, capsys, config, message):
 def test_a_missing_recipe_file_is_one_line(tmp_path, capsys):
     assert main(["distill", "--config-file", str(tmp_path / "no.toml"), "--out", str(tmp_path / "d")]) == 2
     assert "cannot read the recipe file" in capsys.readouterr().err
+
+
+def test_review_findings_are_one_line_or_work(tmp_path, capsys):
+    """Found by review: YAML exponent lists, dates, deep nesting, a value that looks like a flag,
+    one key spelled twice."""
+    from zoo.cli import main
+
+    pytest.importorskip("yaml")
+    cases = {
+        "date.yaml": ("config: {a: 2024-01-01}\n", "plain values"),
+        "deep.toml": ("a = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+        "help.toml": ('model = "-h"\n', "expected a name"),
+        "twice.toml": ("val-every = 1\nval_every = 7\n", "given twice"),
+    }
+    for name, (text, expected) in cases.items():
+        (tmp_path / name).write_text(text)
+        code = main(["train", "mwrcanet", "--config-file", str(tmp_path / name), "--out", str(tmp_path / "run")]
+                    if name != "help.toml" else ["train", "--config-file", str(tmp_path / name), "--out", str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        assert code == 2 and expected in err and "Traceback" not in err, (name, err)
+    from zoo.cli import build_parser
+    from zoo.cli.recipe import parse_recipe, suppress_defaults
+
+    parser = build_parser()._subparsers._group_actions[0].choices["distill"]
+    suppress_defaults(parser)  # as the command does: only what the file sets comes back
+    (tmp_path / "lrs.yaml").write_text("lrs: [1e-4, 1e-4, 1e-4, 5e-5]\n")  # YAML reads 1e-4 as a string
+    assert parse_recipe(parser, tmp_path / "lrs.yaml")["lrs"] == (1e-4, 1e-4, 1e-4, 5e-5)

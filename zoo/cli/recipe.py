@@ -79,6 +79,8 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ZooError(f"{path} is not YAML: {' '.join(str(exc).split())}") from None
+        except RecursionError:
+            raise ZooError(f"{path}: nested too deeply to be a recipe") from None
     else:
         try:
             import tomllib
@@ -88,6 +90,8 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ZooError(f"{path} is not TOML: {exc} (YAML recipes end in .yaml or .yml)") from None
+        except RecursionError:
+            raise ZooError(f"{path}: nested too deeply to be a recipe") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -114,7 +118,7 @@ def _tokens(key: str, value: Any, action: argparse.Action) -> list[str]:
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
             raise ValueError(f"expected a string or a list of strings, got {value!r}")
-        return [token for v in values for token in (flag, v)]
+        return [f"{flag}={v}" for v in values]
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected a whole number, got {value!r}")
@@ -126,9 +130,13 @@ def _tokens(key: str, value: Any, action: argparse.Action) -> list[str]:
     elif kind == "object":
         if not isinstance(value, (dict, str)):
             raise ValueError(f"expected a table (or a JSON file's path), got {value!r}")
-        text = json.dumps(value) if isinstance(value, dict) else value
+        try:
+            text = json.dumps(value, allow_nan=False) if isinstance(value, dict) else value
+        except (TypeError, ValueError) as exc:  # a TOML/YAML date, bytes, NaN: no model option takes them
+            raise ValueError(f"expected a table of plain values (numbers, strings, lists, tables): {exc}") from None
     elif kind == "four":
-        if isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+        # str: YAML reads 6e-4 as a string; the command's parser checks each is a number
+        if isinstance(value, list) and len(value) == 4 and all(isinstance(v, (int, float, str)) and not isinstance(v, bool)
                                                                for v in value):
             text = ",".join(map(str, value))
         elif isinstance(value, str):
@@ -139,7 +147,11 @@ def _tokens(key: str, value: Any, action: argparse.Action) -> list[str]:
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {value!r}")
         text = value
-    return [flag, text] if flag else [text]
+    if flag:
+        return [f"{flag}={text}"]  # one token: a value starting with '-' stays a value
+    if text.startswith("-"):
+        raise ValueError(f"expected a name, got {text!r}")
+    return [text]
 
 
 class _Refused(Exception):
@@ -167,6 +179,8 @@ def parse_recipe(parser: argparse.ArgumentParser, path: str | Path) -> dict[str,
     values: dict[str, Any] = {}
     for key, value in read_recipe(path).items():
         dest = str(key).replace("-", "_")
+        if dest in values:
+            raise ZooError(f"{path}: {key!r} is given twice (as {dest.replace('_', '-')} and {dest})")
         if dest in NOT_IN_RECIPES:
             raise ZooError(f"{path}: {key!r} says how to run, not what: give --{dest.replace('_', '-')} on the "
                            "command line")

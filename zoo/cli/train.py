@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from zoo.cli.options import add_weights
@@ -92,6 +93,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         settings.update(saved or {})
     for option, value in options.items():
         settings[FIELDS.get(option, option)] = None if option == "val" and value == "none" else value
+    if options.get("weights"):  # saved absolute, so that --resume works from any folder
+        settings["weights"] = str(Path(options["weights"]).expanduser().resolve())
     if "model" not in settings:
         raise ZooError("give the model to train (a registered name or a model config file), or --resume a run")
     if not isinstance(settings.get("model_config", {}), dict):

@@ -125,7 +125,7 @@ class Pipeline:
         for folder, *_ in TRAININGS:
             self._step_config(folder).check()  # bad options fail before any step trains
         self.results_file = self.out / "results.json"
-        self.results: dict[str, Any] = json.loads(self.results_file.read_text()) if self.results_file.is_file() else {}
+        self.results: dict[str, Any] = _read_json_object(self.results_file) if self.results_file.is_file() else {}
         self._outputs: dict[tuple[Path, str, bool], list[np.ndarray]] = {}
         self.test: list[Pair] = []  # the test set's pairs, loaded by run()
         self.scored_on: str | None = None  # the test set of an earlier run in this folder
@@ -171,7 +171,7 @@ class Pipeline:
         if not (run / "config.json").is_file():
             raise ZooError(f"{run} has final weights but no config.json to tell how they were trained: "
                            "delete it to train it again")
-        changed = changed_settings(json.loads((run / "config.json").read_text()), self._step_config(folder))
+        changed = changed_settings(_read_json_object(run / "config.json"), self._step_config(folder))
         if changed:
             raise ZooError(f"{run} was trained with other settings: {'; '.join(changed)}. "
                            "Delete it to train it again, or use another --out")
@@ -246,7 +246,7 @@ class Pipeline:
         if config_file.is_file():
             # A setting the file lacks (written by an older zoo) had its default then.
             defaults = json.loads(json.dumps(dataclasses.asdict(DistillConfig(out=c.out))))
-            stored = {**defaults, **json.loads(config_file.read_text())}
+            stored = {**defaults, **_read_json_object(config_file)}
             self.scored_on = stored["test"]
             changed = [k for k in settings if k not in RERUN_KEYS and stored[k] != settings[k]]
             if changed:
@@ -290,6 +290,17 @@ class Pipeline:
         self.results["final_weights"] = str(final)
         self._save_results()
         return self.results
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object the pipeline wrote earlier; a damaged one is one line, not a traceback."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ZooError(f"cannot read {path} ({type(exc).__name__}): move it away to redo what it records") from None
+    if not isinstance(data, dict):
+        raise ZooError(f"{path} is not what zoo distill writes (a JSON object): move it away to redo what it records")
+    return data
 
 
 def format_results(results: dict[str, Any]) -> str:
