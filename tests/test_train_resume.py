@@ -133,3 +133,23 @@ def test_resume_with_a_model_given_and_no_run_yet_starts_one(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "mwrcanet", *TINY, "--steps", "2", "--out", str(run), "--resume"]) == 0
     assert (run / "final.safetensors").is_file()
+
+
+def test_a_fine_tuning_run_resumes_without_its_starting_weights_file(tmp_path, monkeypatch):
+    """The architecture is rebuilt from config.json's built_config; last.pt holds the weights."""
+    from zoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    base = ["--batch", "2", "--patch", "32", "--val", "none"]
+    tiny = ["mwrcanet", "--config", '{"widths": [8, 8, 8], "depth": 1}']
+    assert main(["train", *tiny, *base, "--steps", "2", "--out", "start"]) == 0
+    (tmp_path / "start" / "final.safetensors").rename(tmp_path / "w.safetensors")
+    # the weights file's stored config (widths 8) builds the model; --config here is empty
+    assert main(["train", "mwrcanet", "--weights", "w.safetensors", *base, "--steps", "2", "--out", "ft"]) == 0
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["built_config"]["widths"] == [8, 8, 8]
+    (tmp_path / "w.safetensors").unlink()
+    assert main(["train", "--resume", "--out", "ft", "--steps", "4"]) == 0
+    import zoo
+    from zoo.contract import model_config
+
+    assert list(model_config(zoo.load(tmp_path / "ft" / "final.safetensors"))["widths"]) == [8, 8, 8]

@@ -71,6 +71,15 @@ class RunFolder:
         with atomic_path(self.config) as tmp:
             tmp.write_text(json.dumps(settings, indent=2) + "\n")
 
+    def read_settings(self) -> dict[str, Any]:
+        """``config.json`` as written by :meth:`create`, or nothing when it is missing or damaged
+        (callers that need it say so: :func:`zoo.train.resume.saved_settings`)."""
+        try:
+            settings = json.loads(self.config.read_text())
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            return {}
+        return settings if isinstance(settings, dict) else {}
+
     def write_validation(self, info: dict[str, Any]) -> None:
         """Write ``validation.json``: the validation set and its noisy input's scores."""
         with atomic_path(self.validation) as tmp:

@@ -28,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from zoo.checkpoint import save
-from zoo.contract import input_channels_if_known
+from zoo.contract import input_channels_if_known, model_config
 from zoo.data.pairs import Pair
 from zoo.data.patches import Source, make_batch
 from zoo.data.specs import load_data, open_sources
@@ -256,6 +256,17 @@ def _validation_set(cfg: TrainConfig, channels: int | None, main: bool) -> tuple
     return cfg, val_pairs
 
 
+def _build(cfg: TrainConfig, run: RunFolder, resume: bool) -> nn.Module:
+    """The model to train. A resumed run whose starting weights file is gone (or was moved) is
+    rebuilt from the architecture its ``config.json`` recorded: ``last.pt`` holds the weights."""
+    weights = cfg.weights
+    if resume and run.last.exists() and weights and not Path(weights).expanduser().is_file():
+        built = run.read_settings().get("built_config")
+        if isinstance(built, dict):
+            return create_model(cfg.model, **{**built, **cfg.model_config})
+    return create_model(cfg.model, weights=weights, **cfg.model_config)
+
+
 def _for_training(model: nn.Module, device: torch.device) -> nn.Module:
     model = model.to(device, memory_format=torch.channels_last).train()
     for p in model.parameters():  # 1x1 kernels: their channels_last strides differ from their gradients,
@@ -285,7 +296,7 @@ def _train(cfg: TrainConfig, ddp: Distributed, device: torch.device, amp_dtype: 
 
     data = source or _open_sources(cfg.data)  # bad data fails before the run folder is made
     torch.manual_seed(cfg.seed)  # every rank builds the same initial weights
-    model = create_model(cfg.model, weights=cfg.weights, **cfg.model_config)
+    model = _build(cfg, run, resume)
     cfg.check(model)
     channels = input_channels_if_known(model)  # None: the first batch will tell
     if channels is not None and data.channels != channels:
@@ -300,7 +311,9 @@ def _train(cfg: TrainConfig, ddp: Distributed, device: torch.device, amp_dtype: 
         training.restore()
         cfg = training.cfg  # an extended run's (resumed_config)
     if ddp.main:
-        run.create(dataclasses.asdict(cfg))
+        # built_config: the architecture as built (a starting weights file adds its stored config),
+        # so that a resumed run can be rebuilt without that file
+        run.create({**dataclasses.asdict(cfg), "built_config": model_config(model)})
     log = RunLog(run, start=training.start) if ddp.main else None  # rows after the checkpoint are redone
     if ddp.world > 1:
         training.net = nn.parallel.DistributedDataParallel(
