@@ -5,11 +5,11 @@ points to is left as it is). A folder, FIFO, socket or device at the target is r
 anything is written: as root, ``zoo eval --csv /dev/null`` would otherwise replace the system's
 ``/dev/null`` with a regular file.
 
-The temporary file beside the target is named ``.NAME.zoo-XXXXXXXX.tmp`` and locked (``flock``)
-by its writer until it is renamed or removed. A writer killed mid-write (SIGKILL, power loss)
-strands its temporary file, but its lock dies with it: the first write a process makes to a
-folder removes the unlocked temporary files of that naming there (and the ``.NAME.XXXXXXXX.tmp``
-of the target itself, the naming of earlier versions). A failure to write (a full disk, no
+The temporary file beside the target is named ``.NAME.zoo-<8 random characters>.tmp`` and
+locked (``flock``) by its writer until it is renamed or removed. A writer killed mid-write
+(SIGKILL, power loss) strands its temporary file, but its lock dies with it: the first write a
+process makes to a folder removes the unlocked temporary files of that naming there (and the
+``.NAME.<8 random characters>.tmp`` of the target itself, the naming of earlier versions). A failure to write (a full disk, no
 permission) is a :class:`~zoo.errors.WriteError`: one line, and an ``OSError`` too.
 """
 
@@ -103,7 +103,7 @@ def _remove_if_stale(path: Path) -> None:
 
 def sweep_stale_temporaries(folder: str | os.PathLike[str], target_name: str | None = None) -> None:
     """Remove the temporary files of zoo's naming in ``folder`` that no live writer holds (and
-    the earlier versions' ``.TARGET.XXXXXXXX.tmp`` of ``target_name``)."""
+    the earlier versions' ``.TARGET.<8 random characters>.tmp`` of ``target_name``)."""
     if fcntl is None:
         return
     legacy = _legacy_pattern(target_name) if target_name else None

@@ -75,23 +75,20 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
             import yaml
         except ImportError:
             raise ZooError(f"{path}: YAML recipes need PyYAML: {pip_hint('PyYAML')}; or write it as TOML") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ZooError(f"{path} is not YAML: {' '.join(str(exc).split())}") from None
-        except RecursionError:
-            raise ZooError(f"{path}: nested too deeply to be a recipe") from None
+        parse, invalid, kind = yaml.safe_load, yaml.YAMLError, "YAML"
     else:
         try:
             import tomllib
         except ImportError:  # Python 3.10
             import tomli as tomllib
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ZooError(f"{path} is not TOML: {exc} (YAML recipes end in .yaml or .yml)") from None
-        except RecursionError:
-            raise ZooError(f"{path}: nested too deeply to be a recipe") from None
+        parse, invalid, kind = tomllib.loads, tomllib.TOMLDecodeError, "TOML"
+    try:
+        data = parse(text)
+    except invalid as exc:
+        hint = " (YAML recipes end in .yaml or .yml)" if kind == "TOML" else ""
+        raise ZooError(f"{path} is not {kind}: {' '.join(str(exc).split())}{hint}") from None
+    except RecursionError:
+        raise ZooError(f"{path}: nested too deeply to be a recipe") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
