@@ -45,6 +45,10 @@ class BackendResult:
     spread: dict[str, float | None] = field(default_factory=dict)  # latency, fraction_of_peak (zoo.bench.spread)
 
 
+def _failed(name: str, exc: Exception) -> BackendResult:
+    return BackendResult(name, f"failed: {type(exc).__name__}: {first_line(exc)[:200]}")
+
+
 def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as handle:
@@ -121,33 +125,47 @@ def run_benchmark(
     if compute_dtype != torch.float32:
         reference = denoise(TorchRunner(model, device=torch_device), x, ensemble=ensemble, tile=tile, overlap=overlap)
 
-    # Build and warm every backend first (its memory measured then), then time them round-robin
-    # (zoo.bench.rounds): a machine busy for a while slows every backend alike, not the one that
-    # ran then. A backend's memory peak includes the other backends' prepared weights (small).
+    # Each backend's memory is measured alone (one call, its prepared copy then freed), so that no
+    # other backend's weights count in it. Then all are built and warmed again and timed
+    # round-robin (zoo.bench.rounds): a machine busy for a while slows every backend alike.
     results: dict[str, BackendResult] = {}
-    runners, calls, memory_mib, outputs = {}, {}, {}, {}
+    memory_mib: dict[str, float] = {}
+    outputs: dict[str, torch.Tensor] = {}
     for name in backends:
         try:
             runner = BACKENDS[name](model, compute_dtype, torch_device)
         except BackendUnavailable as exc:
             results[name] = BackendResult(name, f"skipped: {exc}")
             continue
-
-        def call(runner=runner, name=name) -> None:
-            outputs[name] = denoise(runner, x, ensemble=ensemble, tile=tile, overlap=overlap)
-
         try:
             with PeakMemory(torch_device) as memory:
-                time_call(call, max(warmup, 1), 0, peak.sync)  # at least one call: the memory peak is its
+                denoise(runner, x, ensemble=ensemble, tile=tile, overlap=overlap)
+                peak.sync()
         except Exception as exc:  # a backend failing (e.g. a compiler error) is reported, not fatal
-            results[name] = BackendResult(name, f"failed: {type(exc).__name__}: {first_line(exc)[:200]}")
+            results[name] = _failed(name, exc)
             continue
-        runners[name], calls[name], memory_mib[name] = runner, call, memory.peak / 2**20
+        finally:
+            del runner
+        memory_mib[name] = memory.peak / 2**20
+
+    runners, calls = {}, {}
+    for name in memory_mib:
+        try:
+            runners[name] = BACKENDS[name](model, compute_dtype, torch_device)
+
+            def call(runner=runners[name], name=name) -> None:
+                outputs[name] = denoise(runner, x, ensemble=ensemble, tile=tile, overlap=overlap)
+
+            time_call(call, warmup, 0, peak.sync)
+        except Exception as exc:
+            results[name] = _failed(name, exc)
+            continue
+        calls[name] = call
 
     timings = interleave(calls, runs, peak)
     warnings: list[str] = []
     for name, exc in timings.failed.items():
-        results[name] = BackendResult(name, f"failed: {type(exc).__name__}: {first_line(exc)[:200]}")
+        results[name] = _failed(name, exc)
     for name in calls:
         if name in timings.failed:
             continue
