@@ -18,7 +18,7 @@ from zoo.errors import ZooError, first_line
 from zoo.export.engines import ENGINES, EngineChoice, choose_engine
 from zoo.factory import create_model
 from zoo.imageio import RAW_SUFFIXES
-from zoo.infer import Runner, denoise
+from zoo.infer import denoise
 from zoo.version import __version__
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif", "npy": ".npy", "dng": ".dng"}
@@ -75,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
                                                      dtype=args.dtype, device=args.device, log=say), args.model)
 
 
-def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner | EngineChoice], label: str) -> int:
-    """Denoise every input into its output with the runner ``make_runner`` builds once the
-    arguments are found sound (or with the engine it chooses: the first line names it and why);
-    a failed image is reported and the rest go on. Under ``torchrun``
+def denoise_files(args: argparse.Namespace, choose: Callable[[], EngineChoice], label: str) -> int:
+    """Denoise every input into its output with the engine ``choose`` picks once the arguments
+    are found sound (the first line names it and why); a failed image is reported and the rest
+    go on. Under ``torchrun``
     the inputs are split across the ranks (:mod:`zoo.cli.ranks`) and rank 0 prints the summary."""
     ranks = Ranks.from_environment()
     with ranks.errors_from_main():
@@ -95,7 +95,7 @@ def denoise_files(args: argparse.Namespace, make_runner: Callable[[], Runner | E
             raise ZooError(f"several inputs would be written to {clashes[0]}: give inputs distinct names or one at a time")
     place = ranks.join(getattr(args, "device", None))
     try:
-        return _denoise_share(args, make_runner, label, ranks, place, inputs, targets)
+        return _denoise_share(args, choose, label, ranks, place, inputs, targets)
     finally:
         ranks.leave()
 
@@ -107,18 +107,17 @@ def _file_size(path: Path) -> int:
         return 0  # reported when it is read
 
 
-def _denoise_share(args: argparse.Namespace, make_runner: Callable[[], Runner | EngineChoice], label: str, ranks: Ranks,
+def _denoise_share(args: argparse.Namespace, choose: Callable[[], EngineChoice], label: str, ranks: Ranks,
                    place: str, inputs: list[Path], targets: list[Path]) -> int:
     """This rank's share of the inputs (all of them on one rank); the summary on rank 0."""
     with ranks.errors_from_main():
-        built = make_runner()
-        runner = built.runner if isinstance(built, EngineChoice) else built
+        chosen = choose()
+        runner = chosen.runner
         check_tiling_options(args, runner.size_multiple)  # on the model's own grid, before any image is read
     notes = getattr(runner, "notes", [])
     if ranks.main:
         spread = f", {ranks.world} ranks" if ranks.several else ""
-        engine = f" [{built.engine}: {built.reason}]" if isinstance(built, EngineChoice) else ""
-        print(f"zoo: {label} on {runner.device}{engine}{spread}" + (f" (passed over: {'; '.join(notes)})" if notes else ""),
+        print(f"zoo: {label} on {runner.device} [{chosen.engine}: {chosen.reason}]{spread}" + (f" (passed over: {'; '.join(notes)})" if notes else ""),
               file=sys.stderr)
     mine = ranks.share([_file_size(p) for p in inputs]) if ranks.several else range(len(inputs))
     failures = 0

@@ -107,10 +107,6 @@ def loss_fn(name: str, output: torch.Tensor, target: torch.Tensor, noisy: torch.
     return F.l1_loss(output.float(), target)
 
 
-def _open_sources(specs: list[str]) -> Source:
-    return open_sources(specs)
-
-
 def validate(model: nn.Module, pairs, spec: str, device: torch.device) -> dict[str, float]:
     """Mean PSNR and SSIM of ``model`` on the validation pairs (read once per run, not per call),
     and of the noisy inputs themselves (``noisy_psnr``, ``noisy_ssim``)."""
@@ -294,7 +290,7 @@ def _train(cfg: TrainConfig, ddp: Distributed, device: torch.device, amp_dtype: 
     if run.last.exists() and not resume:
         raise ZooError(f"{run.path} holds a run already: use --resume to continue it, or another --out")
 
-    data = source or _open_sources(cfg.data)  # bad data fails before the run folder is made
+    data = source or open_sources(cfg.data)  # bad data fails before the run folder is made
     torch.manual_seed(cfg.seed)  # every rank builds the same initial weights
     model = _build(cfg, run, resume)
     cfg.check(model)
