@@ -5,9 +5,10 @@ in [0, 1], ``(H, W)`` for one channel or ``(C, H, W)`` (channels first, RGB orde
 what ``write_image`` needs to write a result the same way.
 
 - PNG (``.png``): gray or RGB, 8 or 16 bits; 1/2/4-bit and palette files expand to 8 bits.
-- JPEG (``.jpg``, ``.jpeg``): gray or RGB, 8 bits, as OpenCV's libjpeg decodes it. Written only
-  when asked for by name (quality :data:`JPEG_QUALITY`): ``zoo denoise`` writes a JPEG's result
-  as PNG by default, since JPEG would add new artefacts to the denoised image.
+- JPEG (``.jpg``, ``.jpeg``): gray or RGB, 8 bits, as OpenCV's libjpeg decodes it. Written (by
+  Pillow, which also writes the EXIF, XMP and ICC segments) only when asked for by name, at
+  ``quality`` (default :data:`JPEG_QUALITY`): ``zoo denoise`` writes a JPEG's result as PNG by
+  default, since JPEG would add new artefacts to the denoised image.
 - TIFF (``.tif``, ``.tiff``): one gray or RGB image, 8/16-bit unsigned or float (``bit_depth`` 32).
   Without imagecodecs, tifffile lacks LZW and PackBits: OpenCV decodes those, checked against
   the layout tifffile reports.
@@ -27,7 +28,9 @@ outside [0, 1] (noise around black and white) and are clipped; data far outside 
 0-65535 float image) is refused rather than wiped out.
 
 ``write_image`` picks the format from the output suffix (``.png``, ``.tif``/``.tiff``, ``.npy``) and
-keeps the input's depth, always atomically. Camera raw inputs are written as a 16-bit mosaic (PNG or
+keeps the input's depth, always atomically. PNG, JPEG and TIFF files carry their metadata (EXIF,
+XMP, ICC) in ``Image.metadata``; ``write_image(..., metadata=...)`` writes it into a PNG, JPEG or
+TIFF (:mod:`zoo.metadata`, which also says how orientation is handled). Camera raw inputs are written as a 16-bit mosaic (PNG or
 TIFF) or a float32 normalised mosaic (``.npy``); camera raw formats themselves are never written.
 PNG holds 8 or 16 bits only, so float inputs become 16-bit PNG. Every failure caused by the file
 or its name is a :class:`~zoo.errors.ZooError` with a one-line message naming the file.
@@ -36,7 +39,7 @@ or its name is a :class:`~zoo.errors.ZooError` with a one-line message naming th
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,6 +50,7 @@ import tifffile
 from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
 from zoo.limits import check_pixels
+from zoo.metadata import Metadata, append_sub_ifds, embed_png, encode_jpeg, read_metadata, tiff_arguments
 
 Format = Literal["png", "jpeg", "tiff", "npy", "raw"]
 
@@ -75,6 +79,8 @@ class Image:
     for integer files, 32 for float files (and the dtype's bits for integer ``.npy``); ``dtype``
     is the stored sample type. For camera raw: ``black_level`` per position of the CFA repeat
     tile (row-major, aligned with ``cfa_pattern``, e.g. 'RGGB'), ``white_level`` in raw units.
+    ``metadata``: the file's EXIF, XMP and ICC (PNG, JPEG, TIFF; the pixels are as stored, not
+    yet turned by the EXIF orientation: :func:`zoo.metadata.orient`).
     """
 
     data: np.ndarray
@@ -84,6 +90,7 @@ class Image:
     black_level: tuple[float, ...] | None = None
     white_level: float | None = None
     cfa_pattern: str | None = None
+    metadata: Metadata = Metadata()
 
 
 def read_image(path: str | os.PathLike[str]) -> Image:
@@ -99,9 +106,11 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     readers = {"png": _read_png, "jpeg": _read_jpeg, "tiff": _read_tiff, "npy": _read_npy}
     reader = _read_raw if suffix in RAW_SUFFIXES else readers[_SUFFIXES[suffix]]
     try:
-        return reader(file)
+        image = reader(file)
     except OSError as exc:  # permissions, I/O errors: the user's to fix, not a traceback
         raise ZooError(f"cannot read {file}: {first_line(exc)}") from exc
+    metadata = read_metadata(file, image.format)
+    return replace(image, metadata=metadata) if metadata else image
 
 
 def check_writable(path: str | os.PathLike[str]) -> str:
@@ -114,12 +123,15 @@ def check_writable(path: str | os.PathLike[str]) -> str:
     return _SUFFIXES[suffix]
 
 
-def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> Path:
+def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image, *, metadata: Metadata | None = None,
+                quality: int = JPEG_QUALITY) -> Path:
     """Write ``data`` (float, [0, 1], clipped; layout as ``Image.data``) to ``path`` at ``like``'s depth.
 
     The format follows ``path``'s suffix; the write is atomic (a reader never sees a partial file).
     Samples: 8 or 16 bits as ``like`` (rounded to nearest); float and wider inputs give float32
     TIFF and 16-bit PNG; ``.npy`` keeps an ``.npy`` input's dtype and is float32 for camera raw.
+    ``metadata`` is written as it is into a PNG, JPEG or TIFF (:func:`zoo.metadata.for_output`
+    prepares it); ``quality`` is the JPEG quality (1-100).
     """
     file = Path(path)
     fmt = check_writable(file)
@@ -136,11 +148,12 @@ def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image) -> 
             if fmt == "npy":
                 with open(tmp, "wb") as handle:
                     np.save(handle, stored)  # a handle: given a name, np.save appends '.npy' to it
-            elif fmt in ("png", "jpeg"):
-                _write_encoded(tmp, stored, file, fmt)
+            elif fmt == "jpeg":
+                tmp.write_bytes(encode_jpeg(stored, quality, metadata))
+            elif fmt == "png":
+                _write_png(tmp, stored, file, metadata)
             else:
-                photometric = "rgb" if stored.ndim == 3 else "minisblack"
-                tifffile.imwrite(tmp, stored, photometric=photometric, compression="zlib", metadata=None)
+                _write_tiff(tmp, stored, metadata)
     except OSError as exc:  # an unwritable folder, a full disk
         raise ZooError(f"cannot write {file}: {first_line(exc)}") from exc
     return file
@@ -188,13 +201,21 @@ def _to_hwc(array: np.ndarray, file: Path) -> np.ndarray:
     raise ZooError(f"cannot write {file}: expected gray (H, W) or RGB (3, H, W) data, got shape {array.shape}")
 
 
-def _write_encoded(tmp: Path, hwc: np.ndarray, file: Path, fmt: Format) -> None:
+def _write_png(tmp: Path, hwc: np.ndarray, file: Path, metadata: Metadata | None) -> None:
     bgr = hwc[..., ::-1] if hwc.ndim == 3 else hwc  # OpenCV's channel order is BGR
-    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if fmt == "jpeg" else []
-    ok, encoded = cv2.imencode(".jpg" if fmt == "jpeg" else ".png", np.ascontiguousarray(bgr), params)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(bgr))
     if not ok:  # OpenCV wants contiguous rows (above)
-        raise ZooError(f"cannot write {file}: OpenCV failed to encode the {fmt.upper()}")
-    tmp.write_bytes(encoded.tobytes())
+        raise ZooError(f"cannot write {file}: OpenCV failed to encode the PNG")
+    tmp.write_bytes(embed_png(encoded.tobytes(), metadata))
+
+
+def _write_tiff(tmp: Path, hwc: np.ndarray, metadata: Metadata | None) -> None:
+    photometric = "rgb" if hwc.ndim == 3 else "minisblack"
+    if not metadata:
+        tifffile.imwrite(tmp, hwc, photometric=photometric, compression="zlib", metadata=None)
+        return
+    tifffile.imwrite(tmp, hwc, photometric=photometric, compression="zlib", metadata=None, **tiff_arguments(metadata))
+    append_sub_ifds(tmp, metadata)
 
 
 def _from_integers(array: np.ndarray) -> np.ndarray:

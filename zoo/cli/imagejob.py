@@ -8,6 +8,10 @@
   ``--mosaic``), and grey PNG/TIFF/JPEG only with ``--mosaic PATTERN``; anything else is one line
   naming the model that fits.
 - ``--compare``: the noisy and denoised images side by side (developed, for raw inputs).
+- Metadata (:mod:`zoo.metadata`): a picture is turned upright by its EXIF orientation before it
+  is denoised, and its EXIF, XMP and ICC are written with the result (Orientation 1, Software
+  zoo) into a PNG, JPEG or TIFF; a mosaic keeps its orientation tag, unturned.
+  ``--strip-metadata`` writes none.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numpy as np
 
 from zoo.data.bayer import CFA_PATTERNS
 from zoo.errors import ZooError
+from zoo.imageio import JPEG_QUALITY
 
 # Models named in messages: the raw model that ships weights, and the sRGB one for photographs.
 RAW_MODEL = "mwrcanet-demo"
@@ -40,6 +45,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "a raw model takes PNG/TIFF only so (.npy: RGGB by default)")
     parser.add_argument("--compare", action="store_true",
                         help="write the noisy and the denoised image side by side (camera raw: both developed)")
+    parser.add_argument("--strip-metadata", action="store_true",
+                        help="write no EXIF, XMP or ICC profile (by default a PNG/JPEG/TIFF result carries the "
+                        "input's, with zoo as the Software; pictures are always turned upright by their EXIF "
+                        "orientation and written with orientation 1)")
+    parser.add_argument("--quality", type=_quality, default=JPEG_QUALITY, metavar="1-100",
+                        help=f"JPEG quality of .jpg outputs (default {JPEG_QUALITY})")
+
+
+def _quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {text!r}")
+    return value
 
 
 def check_target(source: Path, target: Path, args: argparse.Namespace) -> None:
@@ -64,6 +85,7 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
                  in_channels: int | None, label: str, software: str = "zoo") -> None:
     """Read ``source``, denoise it with ``run`` (float image in [0, 1] -> same) and write ``target``."""
     from zoo.imageio import read_image, write_image
+    from zoo.metadata import for_output, orient
     from zoo.raw.phase import check_bayer, from_phase, to_phase
 
     image = read_image(source)
@@ -71,8 +93,10 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
     if kind == "raw" and in_channels not in (None, 1):
         raise ZooError(f"{source.name} is a camera raw file (a Bayer mosaic) and {label} takes {in_channels}-channel "
                        f"images: use a raw model (1 input channel), e.g. {RAW_MODEL}")
-    if kind == "picture":
-        result = run(image.data)
+    noisy, orientation = image.data, image.metadata.orientation
+    if kind == "picture":  # upright before denoising: the result is written with orientation 1
+        noisy, orientation = orient(image.data, orientation), 1
+        result = run(noisy)
     else:
         pattern = image.cfa_pattern if kind == "raw" else (args.mosaic or "RGGB")
         padded, offset = to_phase(image.data, check_bayer(pattern, source.name))
@@ -81,7 +105,10 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
                           (target.suffix.lower() in PICTURE_SUFFIXES and args.raw_output == "developed")):
         _write_raw(source, target, image.data, result, args, software)
         return
-    write_image(target, np.concatenate([image.data, result], axis=-1) if args.compare else result, like=image)
+    picture = np.concatenate([noisy, result], axis=-1) if args.compare else result
+    metadata = None if getattr(args, "strip_metadata", False) else \
+        for_output(image.metadata, software=software, size=picture.shape[-2:], orientation=orientation)
+    write_image(target, picture, like=image, metadata=metadata, quality=getattr(args, "quality", JPEG_QUALITY))
 
 
 def _is_mosaic(source: Path, image, args: argparse.Namespace, in_channels: int | None, label: str) -> bool:
