@@ -174,3 +174,66 @@ def test_model_config_files_are_checked_as_weights_files_are(tmp_path, case):
     message = str(caught.value)
     assert "\n" not in message and str(path) in message
     assert expected in message or (case == "a list" and "needs \"model\"" in message)
+
+
+# --- issue 28: names, exotic types, special files; deterministic saves ------------------------------
+
+@pytest.mark.parametrize("key", [1, ("down1", 0), 2.5, b"bytes"])
+def test_a_state_dict_named_by_other_than_strings_is_one_line(tmp_path, tensors, key, capsys):
+    from zoo.cli import main
+
+    path = tmp_path / "odd.pth"
+    torch.save({**tensors, key: torch.zeros(3)}, path)
+    assert "tensors must be named by strings, found 1 that are not" in refusal(path)
+    for argv in (["info", "mwresnet", "--weights", str(path)],
+                 ["train", "mwresnet", "--weights", str(path), "--out", str(tmp_path / "run"), "--steps", "1"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "named by strings" in err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("dtype", [getattr(torch, name) for name in ("float8_e4m3fn", "float8_e5m2") if hasattr(torch, name)])
+@pytest.mark.parametrize("layout", ["safetensors", "pth"])
+def test_float8_tensors_are_one_line(tmp_path, tensors, dtype, layout):
+    key = sorted(k for k, v in tensors.items() if v.is_floating_point())[0]
+    odd = {**tensors, key: tensors[key].to(dtype)}
+    if layout == "pth":
+        path = tmp_path / "w.pth"
+        torch.save(odd, path)
+    else:
+        path = write(tmp_path / "w.safetensors", odd, json.dumps(SMALL))
+    message = refusal(path)
+    assert f"1 tensor(s) of a type zoo does not load ({key} {str(dtype).removeprefix('torch.')})" in message
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom", "fifo", "folder"])
+def test_a_weights_file_that_is_a_device_fifo_or_folder_is_one_line(tmp_path, special):
+    import os
+
+    path = {"fifo": tmp_path / "w.safetensors", "folder": tmp_path}.get(special, special)
+    if special == "fifo":
+        os.mkfifo(path)
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError) as caught:
+        zoo.create_model("mwresnet", weights=path, **SMALL)
+    assert "not a regular file" in str(caught.value) and "\n" not in str(caught.value)
+    assert time.perf_counter() - start < 30
+
+
+def test_saved_weights_are_the_same_bytes_in_every_process(tmp_path):
+    """safetensors wrote its metadata in hash-map order, another in each process: the same weights
+    had another sha256 every time (distill's recorded fingerprints differed after a resume)."""
+    import hashlib
+    import subprocess
+    import sys
+
+    script = ("import sys, torch, zoo; torch.manual_seed(0); "
+              "m = zoo.create_model('mwresnet', widths=(8, 8, 8), depth=1); "
+              "zoo.save(m, sys.argv[1], card={'summary': 'x', 'data': ['a', 'b'], 'steps': 3})")
+    digests = set()
+    for index in range(4):
+        path = tmp_path / f"w{index}.safetensors"
+        subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+        digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
+        assert zoo.load(path).zoo_config["depth"] == 1
+    assert len(digests) == 1

@@ -97,7 +97,7 @@ def test_space_hash_ignores_comments_and_layout():
     (lambda t: t.replace("tail = [true, false]", "tail = [1, 0]"), "tail takes bool"),
     (lambda t: t.replace("growth_rate = [4, 8]", "growth_rate = [4, 4]"), "lists a choice twice"),
     (lambda t: t.split("[groups.default]")[0] + '[groups.middle]\nblocks = ["rcab"]\n', r"no \[groups.default\]"),
-    (lambda t: t.replace("widths = ", "widths == "), "not valid TOML"),
+    (lambda t: t.replace("widths = ", "widths == "), "is not TOML"),
 ])
 def test_bad_spaces_are_one_line_errors(edit, message):
     with pytest.raises(ZooError, match=message) as caught:

@@ -119,7 +119,7 @@ def test_recipe_mistakes_are_one_line_naming_the_file_and_key(tmp_path, capsys, 
     ("missing.json", "cannot read"),
     ("model.json", "is a model config file (it names its model): give it where the model name goes"),
     ("list.json", "a model configuration is a JSON object"),
-    ('{"widths": [8,', "not JSON"),
+    ('{"widths": [8,', "is not valid JSON"),
     ("[1]", "--config must be a JSON object"),
 ])
 def test_model_config_mistakes_are_one_line(tmp_path, capsys, config, message):

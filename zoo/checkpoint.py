@@ -28,6 +28,7 @@ from zoo.contract import model_config, model_name, registered_name
 from zoo.errors import CheckpointError, ZooError
 from zoo.fileio import atomic_path
 from zoo.limits import load_json
+from zoo.reading import check_regular
 from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT
 from zoo.version import __version__
 
@@ -62,7 +63,27 @@ def save(model: nn.Module, path: str | os.PathLike[str], *, card: dict[str, Any]
     target = Path(path)
     with atomic_path(target) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
+        _sort_header(tmp)
     return target
+
+
+def _sort_header(path: Path) -> None:
+    """Rewrite a safetensors file's JSON header with its keys sorted. safetensors writes its
+    metadata from a hash map, in an order that changes from process to process: the same
+    weights gave another sha256 in every process (distill's recorded fingerprints differed after a
+    resume). The tensors' offsets are relative to the data, so only the header changes."""
+    with open(path, "r+b") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        header = handle.read(length)
+        canonical = json.dumps(json.loads(header), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(canonical) <= length:  # always, as the same entries are written compactly: pad as safetensors does
+            handle.seek(8)
+            handle.write(canonical.ljust(length, b" "))
+            return
+        data = handle.read()
+    padded = canonical.ljust(-(-len(canonical) // 8) * 8, b" ")
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(padded)) + padded + data)
 
 
 def _is_safetensors(path: Path) -> bool:
@@ -72,13 +93,45 @@ def _is_safetensors(path: Path) -> bool:
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read a weights file without building a model (safetensors, or a PyTorch file of tensors)."""
+    """Read a weights file without building a model (safetensors, or a PyTorch file of tensors).
+
+    The file must be a regular file (``/dev/zero`` read forever), its tensors named by strings
+    and of a floating-point type zoo computes in, or integers and booleans (refused later where the
+    model holds floats)."""
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise CheckpointError(f"weights file not found: {file}")
-    if _is_safetensors(file):
-        return _read_safetensors(file)
-    return _read_torch(file)
+    try:
+        check_regular(file, "the weights file")
+    except ZooError as exc:
+        raise CheckpointError(str(exc)) from None
+    checkpoint = _read_safetensors(file) if _is_safetensors(file) else _read_torch(file)
+    _check_tensors(checkpoint.state_dict, file)
+    return checkpoint
+
+
+#: Floating-point types a weights file may hold: float8 and the like are no type zoo computes in,
+#: and torch cannot even test them for NaN.
+FLOAT_TYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def _check_tensors(state_dict: dict[Any, torch.Tensor], file: Path) -> None:
+    """Names that are strings, and tensors of a type zoo loads: one line naming the first that is not."""
+    odd_keys = [key for key in state_dict if not isinstance(key, str)]
+    if odd_keys:
+        raise CheckpointError(f"{file}: tensors must be named by strings, found {len(odd_keys)} that are not "
+                              f"({', '.join(_show_key(k) for k in odd_keys[:_LISTED])})")
+    odd_types = [f"{key} {str(tensor.dtype).removeprefix('torch.')}" for key, tensor in state_dict.items()
+                 if (tensor.is_floating_point() and tensor.dtype not in FLOAT_TYPES) or tensor.is_complex()
+                 or tensor.is_quantized or tensor.layout != torch.strided]
+    if odd_types:
+        raise CheckpointError(f"{file}: {len(odd_types)} tensor(s) of a type zoo does not load ({_names(odd_types)}); "
+                              "weights are float16, bfloat16, float32 or float64")
+
+
+def _show_key(key: Any) -> str:
+    text = repr(key)
+    return f"{text if len(text) <= 40 else text[:37] + '...'} ({type(key).__name__})"
 
 
 def _read_safetensors(file: Path) -> Checkpoint:

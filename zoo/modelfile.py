@@ -22,7 +22,7 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.configcheck import build_within_limits, check_config
 from zoo.fileio import atomic_path
-from zoo.limits import current, exceeds, load_json
+from zoo.reading import read_json
 
 FORMAT = "zoo-model-config/1"
 SUFFIX = ".json"
@@ -49,15 +49,7 @@ def is_model_file(name: str | os.PathLike[str]) -> bool:
 def read_model_file(path: str | os.PathLike[str]) -> ModelFile:
     """Read and check a model config file; every mistake is one line."""
     path = Path(path).expanduser()
-    try:
-        size = path.stat().st_size
-        if exceeds(size, current().max_json_bytes):  # before reading: a config file may be anyone's
-            raise ZooError(f"{path} is {size:,} bytes, above the limit of {current().max_json_bytes:,} for JSON")
-        data = load_json(path.read_text(), str(path))
-    except OSError as exc:
-        raise ZooError(f"cannot read the model config file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ZooError(f"{path} is not JSON (not UTF-8 text)") from None
+    data = read_json(path, "the model config file")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ZooError(f"{path} is not a zoo model config file (expected \"format\": \"{FORMAT}\")")
     if not isinstance(data.get("model"), str) or not isinstance(data.get("config"), dict):

@@ -16,6 +16,7 @@ its model too, so it goes where the model name goes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,33 +24,33 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.install import pip_hint
+from zoo.limits import load_json
 from zoo.modelfile import FORMAT as MODEL_FILE_FORMAT
+from zoo.reading import is_yaml, parse_toml, parse_yaml, read_json, read_text
 
 # Options that are not part of a recipe: how to run, not what to train.
 NOT_IN_RECIPES = {"config_file", "resume", "json", "help"}
-YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def model_config(text: str) -> Any:
     """argparse type of a model configuration: inline JSON (``{...}``) or a JSON file's path.
 
     Inline JSON comes back whatever it holds: the command checks that it is an object and says so
-    naming its own option. A file must hold an object."""
+    naming its own option. A file must hold an object. Both are bounded in size and depth
+    (:func:`zoo.limits.load_json`: 10,000 nested brackets were a RecursionError)."""
     text = text.strip()
-    try:
+    if text.startswith(("{", "[")):
+        try:
+            return load_json(text, "the inline JSON")
+        except ZooError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    with contextlib.suppress(ValueError):  # a scalar (5, "x", true): the command says it is no object
         return json.loads(text)
-    except json.JSONDecodeError as exc:
-        if text.startswith(("{", "[")):
-            raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
     path = Path(text).expanduser()
     try:
-        value = json.loads(path.read_text())
-    except OSError as exc:
-        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror or exc} (give a JSON object "
-                                         "or a JSON file)") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise argparse.ArgumentTypeError(f"{path} is not JSON: {exc}") from None
+        value = read_json(path, "the model configuration file")
+    except ZooError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (give a JSON object or a JSON file)") from None
     if isinstance(value, dict) and value.get("format") == MODEL_FILE_FORMAT:
         raise argparse.ArgumentTypeError(f"{path} is a model config file (it names its model): give it "
                                          "where the model name goes")
@@ -62,33 +63,16 @@ model_config.recipe_kind = "object"  # type: ignore[attr-defined]
 
 
 def read_recipe(path: str | Path) -> dict[str, Any]:
-    """The file's top-level table (TOML, or YAML with PyYAML)."""
+    """The file's top-level table (TOML, or YAML with PyYAML), read through :mod:`zoo.reading`:
+    a regular file, bounded in size and depth; in YAML no aliases and no key given twice."""
     path = Path(path).expanduser()
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ZooError(f"cannot read the recipe file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ZooError(f"{path} is not a text file (a recipe is TOML, or YAML)") from None
-    if path.suffix.lower() in YAML_SUFFIXES:
-        try:
-            import yaml
-        except ImportError:
-            raise ZooError(f"{path}: YAML recipes need PyYAML: {pip_hint('PyYAML')}; or write it as TOML") from None
-        parse, invalid, kind = yaml.safe_load, yaml.YAMLError, "YAML"
+    if is_yaml(path):
+        data = parse_yaml(read_text(path, "the recipe file"), str(path))
     else:
         try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            import tomli as tomllib
-        parse, invalid, kind = tomllib.loads, tomllib.TOMLDecodeError, "TOML"
-    try:
-        data = parse(text)
-    except invalid as exc:
-        hint = " (YAML recipes end in .yaml or .yml)" if kind == "TOML" else ""
-        raise ZooError(f"{path} is not {kind}: {' '.join(str(exc).split())}{hint}") from None
-    except RecursionError:
-        raise ZooError(f"{path}: nested too deeply to be a recipe") from None
+            data = parse_toml(read_text(path, "the recipe file"), str(path))
+        except ZooError as exc:
+            raise ZooError(f"{exc} (YAML recipes end in .yaml or .yml)" if "is not TOML" in str(exc) else str(exc)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

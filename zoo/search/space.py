@@ -18,13 +18,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10: the same parser as a package (declared for 3.10 in pyproject.toml)
-    import tomli as tomllib
-
 from zoo.errors import ZooError
 from zoo.ops.activations import ACTIVATIONS
+from zoo.reading import parse_toml, read_text
 
 POSITIONS = ("down1", "down2", "middle", "up2", "up3")  # the mwnet skeleton's five groups, in order
 DEFAULT_SPACE = "default"  # the shipped spaces are named by their file's stem: default, tiny
@@ -106,19 +102,15 @@ def shipped_space(name: str) -> Path | None:
 def load_space(path: str | Path) -> Space:
     """Read and validate a space file, or a shipped space by name (``default``, ``tiny``)."""
     path = shipped_space(str(path)) or Path(path).expanduser()
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ZooError(f"cannot read the search space {path}: {exc.strerror or exc}") from None
-    return parse_space(text, source=str(path))
+    return parse_space(read_text(path, "the search space"), source=str(path))
 
 
 def parse_space(text: str, source: str = "space") -> Space:
     """Validate a space given as TOML text; every mistake is one line naming the key."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ZooError(f"{source}: not valid TOML: {exc}") from None
+        data = parse_toml(text, "the space")
+    except ZooError as exc:  # every message of a space starts with its file's name
+        raise ZooError(f"{source}: {exc}") from None
     return _Validator(source).space(data, text)
 
 
