@@ -16,7 +16,9 @@ and two thirds as JPEG (quality 95 and 85). ``crossval-raw`` / ``crossval-srgb``
 same way from the ``validation`` images, for choosing checkpoints: never tune on the test sets.
 
 Like ``synthraw``, the blocks are quantised to 16 bits, so that they are the same bytes on every
-machine (a pinned checksum); they are built when asked for, in under a second.
+machine with the same library versions (a pinned checksum, and per-step digests that name the
+step and library when a rebuild drifts: :mod:`zoo.data.digests`); they are built when asked for,
+in under a second.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import warnings
 import numpy as np
 
 from zoo.data.capture import PATTERN, expose, jpeg, level_grid, noisy_raw, quantise8, to_srgb
+from zoo.data.digests import CAMERA_STEPS, UNTRACED, Trace, explain
 from zoo.data.natural import load_srgb
 from zoo.data.pairs import Pair
 from zoo.data.procedural import dead_leaves, gradient, graphics
@@ -98,8 +101,15 @@ def _quantise(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, 0.0, 1.0) * 65535.0).astype(np.uint16)
 
 
-def build_arrays(which: str) -> dict[str, np.ndarray]:
-    """The ``test`` or ``validation`` set from scratch, as 16-bit arrays with names and tags."""
+def set_name(which: str) -> str:
+    """The name of the ``test`` or ``validation`` build, as its reference digests are filed."""
+    return f"crossdomain-{which}"
+
+
+def build_arrays(which: str, trace: Trace | None = None) -> dict[str, np.ndarray]:
+    """The ``test`` or ``validation`` set from scratch, as 16-bit arrays with names and tags;
+    ``trace`` receives every intermediate step (:mod:`zoo.data.digests`)."""
+    trace = trace or UNTRACED
     rng = np.random.default_rng(SEEDS[which])
     levels = level_grid(LEVELS if which == "test" else VALIDATION_LEVELS)
     out: dict[str, list] = {key: [] for key in ("names", "kinds", "levels", "noise", "raw_clean", "raw_noisy",
@@ -110,12 +120,21 @@ def build_arrays(which: str) -> dict[str, np.ndarray]:
             camera = random_unprocess_params(rng)
             clean, clean_srgb = _exposed(block, camera, EXPOSURE[kind], rng)  # the same clean block at every level
             stem = source.split(":")[1].rsplit(".", 1)[0]
+            item = f"{kind}/{stem}-{index}"
+            trace(item, "content", block)
+            trace(item, "camera", camera.as_array(), CAMERA_STEPS)
+            trace(item, "mosaic", clean)
+            trace(item, "developed", clean_srgb)
             for level, (shot, read) in enumerate(levels):
                 noisy = noisy_raw(clean, (shot, read), rng)
                 quality = JPEG_QUALITIES[(index + level) % len(JPEG_QUALITIES)]
-                noisy_srgb = to_srgb(noisy, camera)
-                noisy_srgb = jpeg(noisy_srgb, quality) if quality is not None else quantise8(noisy_srgb)
-                out["names"].append(f"{kind}/{stem}-{index}/L{level + 1}")
+                developed = to_srgb(noisy, camera)
+                noisy_srgb = jpeg(developed, quality) if quality is not None else quantise8(developed)
+                name = f"{item}/L{level + 1}"
+                trace(name, "noisy", noisy)
+                trace(name, "noisy-developed", developed)
+                trace(name, "encoded", noisy_srgb)
+                out["names"].append(name)
                 out["kinds"].append(kind)
                 out["levels"].append(level + 1)
                 out["noise"].append((shot, read))
@@ -143,8 +162,11 @@ def arrays_of(which: str) -> dict[str, np.ndarray]:
     when they differ from the pinned set."""
     arrays = build_arrays(which)
     if checksum(arrays) != CHECKSUMS[which]:
-        warnings.warn(f"the built-in cross-domain {which} set differs from the published one (other image files or "
-                      "library versions?): its scores do not compare with others'", RuntimeWarning, stacklevel=2)
+        trace = Trace()
+        build_arrays(which, trace)
+        warnings.warn(f"the built-in cross-domain {which} set differs from the published one: "
+                      f"{explain(set_name(which), trace)}; its scores do not compare with others'",
+                      RuntimeWarning, stacklevel=2)
     return arrays
 
 

@@ -72,6 +72,10 @@ class UnprocessParams:
     blue_gain: float
     rgb_gain: float = 1.0
 
+    def as_array(self) -> np.ndarray:
+        """Every parameter in one float64 vector: what a digest of the camera covers."""
+        return np.array([*np.ravel(self.rgb2cam), self.red_gain, self.blue_gain, self.rgb_gain], dtype=np.float64)
+
     @property
     def cam2rgb(self) -> np.ndarray:
         """The camera's colour correction matrix, camera RGB -> linear sRGB."""
