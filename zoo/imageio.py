@@ -12,11 +12,14 @@ what ``write_image`` needs to write a result the same way.
 - TIFF (``.tif``, ``.tiff``): one gray or RGB image, 8/16-bit unsigned or float (``bit_depth`` 32).
   Without imagecodecs, tifffile lacks LZW and PackBits: OpenCV decodes those, checked against
   the layout tifffile reports.
-- NumPy (``.npy``): ``(H, W)`` or ``(C, H, W)`` as stored; floats are taken as [0, 1], unsigned
+- NumPy (``.npy``): ``(H, W)`` or ``(C, H, W)`` as stored, or a packed Bayer mosaic ``(H, W, 4)``
+  (channel k = position k of the 2x2 tile) read as the ``(2H, 2W)`` mosaic and written back packed;
+  floats are taken as [0, 1], unsigned
   integers are divided by their dtype's max as PNG and TIFF samples are (``bit_depth`` is the
   dtype's bits). Signed integers have no such scale (is int16 data 0-1023 or -32768-32767?) and
   are refused, as are booleans.
-- Camera raw (``.dng``, ``.nef``, ``.cr2``, ``.arw``, ``.raf``, ... through rawpy): the visible CFA
+- Camera raw (``.dng``, ``.nef``, ``.cr2``, ``.arw``, ``.raf``, ... through rawpy; a file without a
+  raw header, which LibRaw would identify by its size alone, is refused: :mod:`zoo.raw.mosaic`): the visible CFA
   mosaic ``(H, W)``, less the black level of each pixel's CFA channel, divided by
   ``white - black``, clipped; ``bit_depth`` 16, the depth a result is written at.
 
@@ -91,6 +94,7 @@ class Image:
     white_level: float | None = None
     cfa_pattern: str | None = None
     metadata: Metadata = Metadata()
+    packed: bool = False  # an (H, W, 4) packed mosaic, read as (2H, 2W)
 
 
 def read_image(path: str | os.PathLike[str]) -> Image:
@@ -142,6 +146,10 @@ def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image, *, 
         raise ZooError(f"cannot write {file}: the data contains NaN or infinity")
     if fmt == "npy" and array.ndim not in (2, 3):
         raise ZooError(f"cannot write {file}: expected (H, W) or (C, H, W) data, got shape {array.shape}")
+    if fmt == "npy" and like.packed and array.ndim == 2 and not (array.shape[0] % 2 or array.shape[1] % 2):
+        from zoo.raw.mosaic import pack
+
+        array = pack(array)  # as the input was laid out
     stored = _quantise(array if fmt == "npy" else _to_hwc(array, file), _output_dtype(fmt, like))
     try:
         with atomic_path(file) as tmp:
@@ -370,19 +378,25 @@ def _read_npy(file: Path) -> Image:
         raise ZooError(f"cannot read {file}: expected one array, not an .npz archive")
     if array.size == 0:
         raise ZooError(f"cannot read {file}: the array is empty (shape {array.shape})")
-    if array.ndim == 3 and array.shape[-1] <= 4 < array.shape[0]:
-        raise ZooError(f"cannot read {file}: shape {array.shape} looks channels-last; expected (C, H, W)")
+    packed = array.ndim == 3 and array.shape[-1] == 4 < array.shape[0]
+    if array.ndim == 3 and array.shape[-1] < 4 < array.shape[0]:
+        raise ZooError(f"cannot read {file}: shape {array.shape} looks channels-last; expected (C, H, W), "
+                       "or (H, W, 4) for a packed Bayer mosaic")
     if array.ndim not in (2, 3):
         raise ZooError(f"cannot read {file}: expected an (H, W) or (C, H, W) array, got shape {array.shape}")
-    check_pixels(*array.shape[-2:], f"cannot read {file}: the image")
+    check_pixels(*((2 * array.shape[0], 2 * array.shape[1]) if packed else array.shape[-2:]), f"cannot read {file}: the image")
     if np.issubdtype(array.dtype, np.signedinteger):
         raise ZooError(f"cannot read {file}: {array.dtype} data has no defined scale; store unsigned integers "
                        "(divided by their dtype's maximum) or floats in [0, 1]")
     array = np.array(array)  # read now, into memory (the file may change or go)
+    if packed:
+        from zoo.raw.mosaic import unpack
+
+        array = unpack(array)
     if np.issubdtype(array.dtype, np.unsignedinteger):
-        return Image(_from_integers(array), "npy", array.dtype.itemsize * 8, str(array.dtype))
+        return Image(_from_integers(array), "npy", array.dtype.itemsize * 8, str(array.dtype), packed=packed)
     if np.issubdtype(array.dtype, np.floating):
-        return Image(_from_floats(array, file), "npy", 32, str(array.dtype))
+        return Image(_from_floats(array, file), "npy", 32, str(array.dtype), packed=packed)
     raise ZooError(f"cannot read {file}: expected an unsigned integer or float array, got dtype {array.dtype}")
 
 
@@ -391,6 +405,9 @@ def _read_raw(file: Path) -> Image:
         import rawpy  # optional and heavy: only camera raw files need it
     except ImportError as exc:
         raise ZooError(f"reading camera raw file {file} needs rawpy: pip install rawpy") from exc
+    from zoo.raw.mosaic import refuse_headerless
+
+    refuse_headerless(file)
     try:
         with rawpy.imread(str(file)) as raw:
             return _normalise_mosaic(raw, file)

@@ -7,6 +7,9 @@
 - A raw model (1 input channel) takes camera raw files, ``.npy`` mosaics (RGGB unless
   ``--mosaic``), and grey PNG/TIFF/JPEG only with ``--mosaic PATTERN``; anything else is one line
   naming the model that fits.
+- A PNG/TIFF/``.npy`` mosaic (or a headerless raw file, with ``--raw-geometry``) is read at the
+  levels ``--black-level``/``--white-level``/``--bit-depth`` give (:mod:`zoo.raw.mosaic`), written
+  back in its own units, and as a DNG (``-o x.dng``) given ``--mosaic`` and its levels.
 - ``--compare``: the noisy and denoised images side by side (developed, for raw inputs).
 - Metadata (:mod:`zoo.metadata`): a picture is turned upright by its EXIF orientation before it
   is denoised, and its EXIF, XMP and ICC are written with the result (Orientation 1, Software
@@ -17,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +28,8 @@ import numpy as np
 
 from zoo.data.bayer import CFA_PATTERNS
 from zoo.errors import ZooError
-from zoo.imageio import JPEG_QUALITY
+from zoo.imageio import JPEG_QUALITY, Image
+from zoo.raw import mosaic
 
 # Models named in messages: the raw model that ships weights, and the sRGB one for photographs.
 RAW_MODEL = "mwrcanet-demo"
@@ -43,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mosaic", type=str.upper, choices=CFA_PATTERNS, metavar="PATTERN",
                         help=f"the grey PNG/TIFF/.npy inputs are Bayer mosaics in this pattern ({'|'.join(CFA_PATTERNS)}); "
                         "a raw model takes PNG/TIFF only so (.npy: RGGB by default)")
+    mosaic.add_arguments(parser)
     parser.add_argument("--compare", action="store_true",
                         help="write the noisy and the denoised image side by side (camera raw: both developed)")
     parser.add_argument("--strip-metadata", action="store_true",
@@ -70,8 +76,9 @@ def check_target(source: Path, target: Path, args: argparse.Namespace) -> None:
     is_raw = source.suffix.lower() in RAW_SUFFIXES
     suffix = target.suffix.lower()
     if suffix == ".dng":
-        if not is_raw:
-            raise ZooError(f"cannot write {target}: a DNG holds a camera raw result, and {source.name} is not a camera raw file")
+        if not is_raw and not getattr(args, "mosaic", None):
+            raise ZooError(f"cannot write {target}: a DNG holds a camera raw result, and {source.name} is not a camera raw "
+                           "file; give --mosaic PATTERN and its levels (--bit-depth or --white-level) if it holds a mosaic")
     else:
         check_writable(target)
     mosaic_out = suffix in (".dng", ".npy") or (is_raw and args.raw_output == "mosaic")
@@ -88,7 +95,7 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
     from zoo.metadata import for_output, orient
     from zoo.raw.phase import check_bayer, from_phase, to_phase
 
-    image = read_image(source)
+    image = _read(source, args)
     kind = "raw" if image.format == "raw" else "mosaic" if _is_mosaic(source, image, args, in_channels, label) else "picture"
     if kind == "raw" and in_channels not in (None, 1):
         raise ZooError(f"{source.name} is a camera raw file (a Bayer mosaic) and {label} takes {in_channels}-channel "
@@ -99,8 +106,16 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
         result = run(noisy)
     else:
         pattern = image.cfa_pattern if kind == "raw" else (args.mosaic or "RGGB")
-        padded, offset = to_phase(image.data, check_bayer(pattern, source.name))
+        top = _stored_top(image)
+        found = None if kind == "raw" else _mosaic_levels(source, image, args, top)
+        noisy = noisy if found is None else found.normalise(noisy.astype(np.float64) * top)
+        padded, offset = to_phase(noisy, check_bayer(pattern, source.name))
         result = np.ascontiguousarray(from_phase(run(padded), offset))
+        if found is not None and target.suffix.lower() == ".dng":
+            _write_mosaic_dng(source, target, image, result, found, top, pattern, args, software)
+            return
+        if found is not None:  # back in the file's own units
+            noisy, result = image.data, (found.restore(result) / top).astype(np.float32)
     if kind == "raw" and (target.suffix.lower() == ".dng" or
                           (target.suffix.lower() in PICTURE_SUFFIXES and args.raw_output == "developed")):
         _write_raw(source, target, image.data, result, args, software)
@@ -109,6 +124,37 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
     metadata = None if getattr(args, "strip_metadata", False) else \
         for_output(image.metadata, software=software, size=picture.shape[-2:], orientation=orientation)
     write_image(target, picture, like=image, metadata=metadata, quality=getattr(args, "quality", JPEG_QUALITY))
+
+
+def _read(source: Path, args: argparse.Namespace) -> Image:
+    """``source`` as :func:`zoo.imageio.read_image` reads it, or as a headerless mosaic (``--raw-geometry``)."""
+    from zoo.imageio import RAW_SUFFIXES, read_image
+
+    geometry = getattr(args, "raw_geometry", None)
+    if geometry is None or source.suffix.lower() not in RAW_SUFFIXES:
+        return read_image(source)
+    mosaic.pattern_of(args, None, f"{source.name} (a raw file read with --raw-geometry)")
+    try:
+        values, bits = mosaic.read_headerless(source, geometry)
+    except OSError as exc:
+        raise ZooError(f"cannot read {source}: {exc.strerror or exc}") from exc
+    return Image((values / np.float32(2 ** bits - 1)).astype(np.float32), "tiff", bits, str(values.dtype))
+
+
+def _stored_top(image: Image) -> float:
+    """What 1.0 in ``image.data`` stands for in the file: its integer type's maximum, 1 for floats."""
+    if image.format == "raw" or not np.issubdtype(np.dtype(image.dtype), np.integer):
+        return 1.0
+    return float(np.iinfo(np.dtype(image.dtype)).max)
+
+
+def _mosaic_levels(source: Path, image: Image, args: argparse.Namespace, top: float) -> mosaic.Levels:
+    """The levels of a PNG/TIFF/.npy mosaic; a warning when none were given and they look wrong."""
+    found = mosaic.levels(args, top, source.name)
+    hint = mosaic.check_range(image.data.astype(np.float64) * top, found, mosaic.levels_given(args), source.name)
+    if hint:
+        print(f"zoo: warning: {hint}", file=sys.stderr)
+    return found
 
 
 def _is_mosaic(source: Path, image, args: argparse.Namespace, in_channels: int | None, label: str) -> bool:
@@ -126,6 +172,23 @@ def _is_mosaic(source: Path, image, args: argparse.Namespace, in_channels: int |
     raise ZooError(f"{source.name} is a grey picture, not a camera raw file, and {label} is a raw model: give "
                    f"--mosaic {'|'.join(CFA_PATTERNS)} if it holds a Bayer mosaic; for photographs use an sRGB "
                    f"model such as {SRGB_MODEL}")
+
+
+def _write_mosaic_dng(source: Path, target: Path, image: Image, result: np.ndarray, found: mosaic.Levels, top: float,
+                      pattern: str, args: argparse.Namespace, software: str) -> None:
+    """A described mosaic's result as a DNG: in its own units for integer samples (16 bits for floats)."""
+    from zoo.raw.dng import write_dng
+    from zoo.raw.meta import D65, RawMeta
+
+    if top > 1 and not mosaic.levels_given(args):
+        raise ZooError(f"cannot write {target}: a DNG records the mosaic's white level: give --bit-depth or --white-level "
+                       f"(and --black-level) for {source.name}")
+    units = found if top > 1 else mosaic.Levels(0.0, 65535.0)  # float samples: written as 16 bits
+    if units.white > 65535:
+        raise ZooError(f"cannot write {target}: the white level {units.white:g} does not fit the DNG's 16-bit samples")
+    meta = RawMeta(pattern=pattern, black_levels=(units.black,) * 4, white_level=units.white, shape=result.shape,
+                   color_matrix=None, illuminant=D65, as_shot_neutral=None, orientation=image.metadata.orientation)
+    write_dng(target, result, meta, software=software)
 
 
 def _write_raw(source: Path, target: Path, noisy: np.ndarray, result: np.ndarray, args: argparse.Namespace,

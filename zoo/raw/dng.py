@@ -21,7 +21,7 @@ import numpy as np
 from zoo.data.bayer import denormalize_raw
 from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
-from zoo.raw.meta import RawMeta
+from zoo.raw.meta import ASSUMED_NOTE, RawMeta, assumed_matrix
 
 BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SRATIONAL = 1, 2, 3, 4, 5, 7, 10
 _CFA_COLOUR = {"R": 0, "G": 1, "B": 2}  # CFAPattern's colour numbers (CFAPlaneColor 0, 1, 2)
@@ -76,9 +76,14 @@ def dng_tags(meta: RawMeta) -> list[Tag]:
     put(50717, LONG, (int(round(meta.white_level)),))  # WhiteLevel
     put(274, SHORT, (meta.orientation,))  # Orientation
     put(50935, RATIONAL, (1, 1))  # NoiseReductionApplied: editors need not add their own
-    if meta.color_matrix is not None and 50721 not in carried:
-        put(50721, SRATIONAL, _rationals(np.asarray(meta.color_matrix).ravel(), 10000, signed=True))  # ColorMatrix1
+    if 50721 not in carried:  # always a matrix: without one every raw editor renders the DNG grey
+        matrix, note = meta.color_matrix, meta.matrix_note
+        if matrix is None:
+            matrix, note = assumed_matrix(), ASSUMED_NOTE
+        put(50721, SRATIONAL, _rationals(np.asarray(matrix).ravel(), 10000, signed=True))  # ColorMatrix1
         put(50778, SHORT, (meta.illuminant,))  # CalibrationIlluminant1
+        if note and 50936 not in carried:
+            put(50936, ASCII, note)  # ProfileName: says where the matrix comes from
     if meta.as_shot_neutral is not None and not {50728, 50729} & carried.keys():
         put(50728, RATIONAL, _rationals(meta.as_shot_neutral, 1_000_000))  # AsShotNeutral
     make, model = meta.exif.get("make"), meta.exif.get("model")

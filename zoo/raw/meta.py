@@ -22,6 +22,9 @@ from zoo.errors import ZooError, first_line
 from zoo.raw.phase import check_bayer
 
 D65 = 21  # EXIF LightSource: LibRaw's built-in camera matrices are Adobe's D65 ones
+# How a DNG marks a colour matrix that is not the camera maker's or Adobe's (its ProfileName).
+RECOVERED_NOTE = "zoo: the colour matrix LibRaw develops with (no camera matrix known)"
+ASSUMED_NOTE = "zoo: camera RGB taken as linear sRGB (no colour matrix known)"
 
 # sRGB (D65) to XYZ, as LibRaw's xyz_rgb: used to recover a camera matrix from LibRaw's rgb_cam.
 _RGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423],
@@ -74,6 +77,7 @@ class RawMeta:
     exif: dict[str, Any] = field(default_factory=dict)
     carried: tuple[tuple[int, int, int, Any], ...] = ()
     source_is_dng: bool = False
+    matrix_note: str | None = None  # set when ``color_matrix`` is not a table's camera matrix
 
 
 def read_meta(raw: Any, file: Path, *, carry_dng: bool = True) -> RawMeta:
@@ -97,28 +101,37 @@ def read_meta(raw: Any, file: Path, *, carry_dng: bool = True) -> RawMeta:
         carried = _dng_tags(file, tuple(np.shape(colours)))
     else:
         exif.update(_make_model(file))
+    matrix, from_table = _camera_matrix(raw)
     return RawMeta(
         pattern=pattern, black_levels=black, white_level=white, shape=tuple(np.shape(colours)),
-        color_matrix=_camera_matrix(raw), illuminant=D65, as_shot_neutral=_neutral(raw),
+        color_matrix=matrix, matrix_note=None if from_table or matrix is None else RECOVERED_NOTE,
+        illuminant=D65, as_shot_neutral=_neutral(raw),
         orientation=_FLIP_TO_ORIENTATION.get(int(raw.sizes.flip), 1), exif=exif, carried=carried,
         source_is_dng=is_dng,
     )
 
 
-def _camera_matrix(raw: Any) -> np.ndarray | None:
-    """XYZ -> camera (3x3) as LibRaw uses it; recovered from its rgb_cam where LibRaw has no table entry."""
+def _camera_matrix(raw: Any) -> tuple[np.ndarray | None, bool]:
+    """XYZ -> camera (3x3) as LibRaw uses it, and whether it is LibRaw's table entry (else it is
+    recovered from the matrix LibRaw develops with, its rgb_cam)."""
     cam_xyz = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3, :3]
     if np.abs(cam_xyz).sum() > 0:
-        return cam_xyz
+        return cam_xyz, True
     # LibRaw builds rgb_cam = inverse(rows normalised to 1 of cam_xyz . rgb_to_xyz) and keeps the
     # normalisation in pre_mul (the daylight multipliers): undo both.
     rgb_cam = np.asarray(raw.color_matrix, dtype=np.float64)[:3, :3]
     if not np.isfinite(rgb_cam).all() or abs(np.linalg.det(rgb_cam)) < 1e-9:
-        return None
+        return None, False
     pre_mul = np.asarray(raw.daylight_whitebalance, dtype=np.float64)[:3]
     scale = 1.0 / pre_mul if (pre_mul > 0).all() else np.ones(3)
     matrix = np.diag(scale) @ np.linalg.inv(rgb_cam) @ np.linalg.inv(_RGB_TO_XYZ)
-    return matrix / np.abs(matrix).max()
+    return matrix / np.abs(matrix).max(), False
+
+
+def assumed_matrix() -> np.ndarray:
+    """XYZ -> linear sRGB (D65): the matrix of a camera whose RGB is taken as linear sRGB, as
+    LibRaw develops a camera it has no matrix for (its rgb_cam is then the identity)."""
+    return np.linalg.inv(_RGB_TO_XYZ)
 
 
 def _neutral(raw: Any) -> tuple[float, float, float] | None:
