@@ -124,3 +124,26 @@ def test_a_grey_png_is_not_a_dng_without_its_pattern(tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "g.png"), ten_bit_scene())
     assert zoo_denoise(tmp_path / "g.png", "-o", tmp_path / "g.dng") == 2
     assert "give --mosaic PATTERN" in capsys.readouterr().err
+
+
+def test_a_dng_has_its_exif_in_the_exif_ifd_a_preview_and_passes_exiftool(tmp_path, capsys):
+    import shutil
+    import subprocess
+
+    pytest.importorskip("rawpy")
+    from rawfiles import scene, write_dng
+
+    source = write_dng(tmp_path / "in.dng", scene(40, 56), "GRBG", orientation=6, subifd=True, margin=2)
+    assert zoo_denoise(source, "-o", tmp_path / "out.dng") == 0, capsys.readouterr().err
+    with tifffile.TiffFile(tmp_path / "out.dng") as tif:
+        main_ifd = tif.pages.first.tags
+        assert main_ifd["ExifTag"].value["ExposureTime"] == (1, 250) and "ExposureTime" not in main_ifd
+        assert main_ifd["Make"].value == "Zoo" and main_ifd["Software"].value.startswith("zoo ")
+        preview = tif.pages.first.pages[0]  # the SubIFD
+        assert int(preview.subfiletype) == 1 and preview.shape[2] == 3 and preview.dtype == np.uint8
+        assert preview.asarray().std() > 0
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed")
+    report = subprocess.run(["exiftool", "-validate", "-warning", "-a", str(tmp_path / "out.dng")],
+                            capture_output=True, text=True, check=True).stdout
+    assert "Validate                        : OK" in report, report

@@ -243,7 +243,7 @@ def tiff_arguments(meta: Metadata) -> dict[str, Any]:
         tags.append((XMP_TAG, "B", len(meta.xmp), meta.xmp, True))
     if meta.icc:
         tags.append((ICC_TAG, 7, len(meta.icc), meta.icc, True))  # UNDEFINED
-    tags += [(_STAND_IN[pointer], "I", 1, 0, True) for pointer, ifd in ((EXIF_IFD, meta.exif), (GPS_IFD, meta.gps)) if ifd]
+    tags += pointer_tags(meta)
     arguments: dict[str, Any] = {"extratags": tags}
     software = meta.main.get(SOFTWARE)
     if software:
@@ -253,6 +253,11 @@ def tiff_arguments(meta: Metadata) -> dict[str, Any]:
         arguments["resolution"] = (_fraction(x), _fraction(y))
         arguments["resolutionunit"] = unit if unit in (1, 2, 3) else 2
     return arguments
+
+
+def pointer_tags(meta: Metadata) -> list[tuple[int, str, int, int, bool]]:
+    """tifffile ``extratags``: the stand-ins for the Exif and GPS IFD pointers of ``meta``."""
+    return [(_STAND_IN[pointer], "I", 1, 0, True) for pointer, ifd in ((EXIF_IFD, meta.exif), (GPS_IFD, meta.gps)) if ifd]
 
 
 def _fraction(value: Any) -> tuple[int, int]:

@@ -179,6 +179,7 @@ def _write_mosaic_dng(source: Path, target: Path, image: Image, result: np.ndarr
     """A described mosaic's result as a DNG: in its own units for integer samples (16 bits for floats)."""
     from zoo.raw.dng import write_dng
     from zoo.raw.meta import D65, RawMeta
+    from zoo.raw.preview import from_mosaic
 
     if top > 1 and not mosaic.levels_given(args):
         raise ZooError(f"cannot write {target}: a DNG records the mosaic's white level: give --bit-depth or --white-level "
@@ -188,20 +189,22 @@ def _write_mosaic_dng(source: Path, target: Path, image: Image, result: np.ndarr
         raise ZooError(f"cannot write {target}: the white level {units.white:g} does not fit the DNG's 16-bit samples")
     meta = RawMeta(pattern=pattern, black_levels=(units.black,) * 4, white_level=units.white, shape=result.shape,
                    color_matrix=None, illuminant=D65, as_shot_neutral=None, orientation=image.metadata.orientation)
-    write_dng(target, result, meta, software=software)
+    write_dng(target, result, meta, software=software, preview=from_mosaic(result, pattern))
 
 
 def _write_raw(source: Path, target: Path, noisy: np.ndarray, result: np.ndarray, args: argparse.Namespace,
                software: str) -> None:
     from zoo.imageio import Image, write_image
     from zoo.raw.develop import develop, open_raw
-    from zoo.raw.dng import write_dng
+    from zoo.raw.dng import to_raw_units, write_dng
     from zoo.raw.meta import read_meta
+    from zoo.raw.preview import from_libraw
 
     with open_raw(source) as raw:
         meta = read_meta(raw, source)
         if target.suffix.lower() == ".dng":
-            write_dng(target, result, meta, software=software)
+            raw.raw_image_visible[...] = to_raw_units(result, meta)
+            write_dng(target, result, meta, software=software, preview=from_libraw(raw))
             return
         bits = 8 if target.suffix.lower() in (".jpg", ".jpeg") else 16
         developed = develop(raw, [noisy, result] if args.compare else [result], meta, bits=bits)

@@ -4,8 +4,16 @@ No DNG library is used: the one on the package index (pidng) ships as source wit
 has had no release since 2022, prints instead of raising, and writes the same tags as here.
 tifffile writes the TIFF structure; this module supplies the DNG tags (DNG 1.4, uncompressed
 16-bit samples in the main IFD): CFA pattern, per-position black levels, white level, colour
-matrix and illuminant, as-shot neutral, orientation, the exposure (TIFF/EP tags in the main
-IFD), and, from a DNG input, the colour, profile and geometry tags carried over as stored.
+matrix and illuminant (always: LibRaw's camera matrix, else the one LibRaw develops with, else
+linear sRGB, the last two named in ProfileName), as-shot neutral, orientation, the camera, dates,
+artist and copyright in the main IFD, the exposure and original dates in the Exif IFD (with the
+raw file's own Exif tags, but its maker note), an 8-bit RGB preview in a SubIFD
+(NewSubFileType 1), and, from a DNG input, the colour, profile and geometry tags carried over as
+stored.
+
+Uncompressed: DNG allows Deflate (8) for floating-point data only, and tifffile has no encoder
+for lossless JPEG (7), DNG's compression for integer mosaics; an 8-bit zlib TIFF of the
+mosaic would not be a DNG any raw editor opens.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import numpy as np
 from zoo.data.bayer import denormalize_raw
 from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
+from zoo.metadata import Metadata, append_sub_ifds, pointer_tags
 from zoo.raw.meta import ASSUMED_NOTE, RawMeta, assumed_matrix
 
 BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SRATIONAL = 1, 2, 3, 4, 5, 7, 10
@@ -36,21 +45,50 @@ def to_raw_units(mosaic: np.ndarray, meta: RawMeta) -> np.ndarray:
     return np.clip(np.rint(values), 0, 65535).astype(np.uint16)
 
 
-def write_dng(path: str | os.PathLike[str], mosaic: np.ndarray, meta: RawMeta, *, software: str = "zoo") -> Path:
-    """Write ``mosaic`` (normalised (H, W) in [0, 1], in ``meta.pattern``'s phase) as a DNG, atomically."""
+def write_dng(path: str | os.PathLike[str], mosaic: np.ndarray, meta: RawMeta, *, software: str = "zoo",
+              preview: np.ndarray | None = None) -> Path:
+    """Write ``mosaic`` (normalised (H, W) in [0, 1], in ``meta.pattern``'s phase) as a DNG, atomically.
+
+    ``preview``: an 8-bit ``(h, w, 3)`` RGB picture, written as a reduced-resolution SubIFD.
+    """
     import tifffile
 
     file = Path(path)
     values = to_raw_units(mosaic, meta)
     if values.shape != meta.shape:
         raise ZooError(f"cannot write {file}: the mosaic is {values.shape}, the raw file's is {meta.shape}")
+    exif = exif_ifd(meta)
+    sub = Metadata(exif=exif, gps=meta.metadata.gps)
+    tags = [(*tag, True) for tag in dng_tags(meta)] + pointer_tags(sub)
     try:
         with atomic_path(file) as tmp:
-            tifffile.imwrite(tmp, values, photometric=PHOTOMETRIC_CFA, subfiletype=0, compression=None,
-                             extratags=[(*tag, True) for tag in dng_tags(meta)], metadata=None, software=software)
+            with tifffile.TiffWriter(tmp) as tif:
+                # Uncompressed: DNG allows Deflate for floating-point data only, and lossless JPEG,
+                # its compression for integer mosaics, has no encoder in tifffile.
+                tif.write(values, photometric=PHOTOMETRIC_CFA, subfiletype=0, compression=None, extratags=tags,
+                          metadata=None, software=software, subifds=1 if preview is not None else None)
+                if preview is not None:
+                    tif.write(np.ascontiguousarray(preview, np.uint8), photometric="rgb", subfiletype=1,
+                              metadata=None, software=False)
+            append_sub_ifds(tmp, sub)
+            if preview is not None:
+                _subifds_as_long(tmp)
     except OSError as exc:
         raise ZooError(f"cannot write {file}: {first_line(exc)}") from exc
     return file
+
+
+def _subifds_as_long(file: Path) -> None:
+    """tifffile types the SubIFDs pointer IFD (13); TIFF/EP and exiftool expect LONG (4), as every camera writes it."""
+    import struct
+
+    import tifffile
+
+    with tifffile.TiffFile(file) as tif:
+        entry = tif.pages.first.tags[330].offset
+    with open(file, "r+b") as handle:
+        handle.seek(entry + 2)  # the entry: tag code, then its type
+        handle.write(struct.pack("<H", LONG))
 
 
 def dng_tags(meta: RawMeta) -> list[Tag]:
@@ -92,26 +130,43 @@ def dng_tags(meta: RawMeta) -> list[Tag]:
     if model:
         put(272, ASCII, str(model))
     put(50708, ASCII, " ".join(str(part) for part in (make, model) if part) or "zoo denoised raw")  # UniqueCameraModel
-    _exposure_tags(meta.exif, put)
+    for code in (306, 315, 33432, 270):  # DateTime, Artist, Copyright, ImageDescription: the raw file's own
+        if code in meta.metadata.main:
+            put(code, ASCII, str(meta.metadata.main[code]))
+    if 306 not in tags and "DateTimeOriginal" in _dates(meta.exif):
+        put(306, ASCII, _dates(meta.exif)["DateTimeOriginal"])
     tags.update(carried)  # a DNG input's own description wins
     return [tags[code] for code in sorted(tags)]
 
 
-def _exposure_tags(exif: dict[str, Any], put: Any) -> None:
-    """TIFF/EP exposure tags in the main IFD (LibRaw and editors read them there too)."""
-    if "shutter_speed" in exif:
-        put(33434, RATIONAL, _fraction(exif["shutter_speed"]))  # ExposureTime
-    if "aperture" in exif:
-        put(33437, RATIONAL, _fraction(exif["aperture"]))  # FNumber
+def exif_ifd(meta: RawMeta) -> dict[int, Any]:
+    """The Exif IFD: the raw file's own, with the exposure and date LibRaw reports where it has none."""
+    from PIL.TiffImagePlugin import IFDRational
+
+    out: dict[int, Any] = {}
+    exif = meta.exif
+    for code, key in ((0x829A, "shutter_speed"), (0x829D, "aperture"), (0x920A, "focal_length")):
+        if key in exif:
+            out[code] = IFDRational(*_fraction(exif[key]))  # ExposureTime, FNumber, FocalLength
     if "iso_speed" in exif:
-        put(34855, SHORT, (min(int(round(exif["iso_speed"])), 65535),))  # ISOSpeedRatings
-    if "focal_length" in exif:
-        put(37386, RATIONAL, _fraction(exif["focal_length"]))  # FocalLength
+        out[0x8827] = min(int(round(exif["iso_speed"])), 65535)  # ISOSpeedRatings
+    for name, code in (("DateTimeOriginal", 0x9003), ("CreateDate", 0x9004)):
+        if name in _dates(exif):
+            out[code] = _dates(exif)[name]
+    out.update(meta.metadata.exif)  # the camera's own tags win over LibRaw's rounding
+    if out:
+        out.setdefault(0x9000, b"0232")  # ExifVersion: required in an Exif IFD
+    return out
+
+
+def _dates(exif: dict[str, Any]) -> dict[str, str]:
     stamp = exif.get("timestamp")
     if isinstance(stamp, (int, float)) and stamp > 0:
         stamp = _dt.datetime.fromtimestamp(stamp, _dt.timezone.utc)
     if isinstance(stamp, _dt.datetime) and stamp.year > 1970:  # LibRaw reports 0 (the epoch) for none
-        put(36867, ASCII, stamp.strftime("%Y:%m:%d %H:%M:%S"))  # DateTimeOriginal
+        text = stamp.strftime("%Y:%m:%d %H:%M:%S")
+        return {"DateTimeOriginal": text, "CreateDate": text}
+    return {}
 
 
 def _fraction(value: float) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError, first_line
+from zoo.metadata import Metadata, read_metadata
 from zoo.raw.phase import check_bayer
 
 D65 = 21  # EXIF LightSource: LibRaw's built-in camera matrices are Adobe's D65 ones
@@ -78,6 +79,7 @@ class RawMeta:
     carried: tuple[tuple[int, int, int, Any], ...] = ()
     source_is_dng: bool = False
     matrix_note: str | None = None  # set when ``color_matrix`` is not a table's camera matrix
+    metadata: Metadata = Metadata()  # a TIFF-based raw file's own EXIF (dates, artist, copyright, ...)
 
 
 def read_meta(raw: Any, file: Path, *, carry_dng: bool = True) -> RawMeta:
@@ -107,8 +109,25 @@ def read_meta(raw: Any, file: Path, *, carry_dng: bool = True) -> RawMeta:
         color_matrix=matrix, matrix_note=None if from_table or matrix is None else RECOVERED_NOTE,
         illuminant=D65, as_shot_neutral=_neutral(raw),
         orientation=_FLIP_TO_ORIENTATION.get(int(raw.sizes.flip), 1), exif=exif, carried=carried,
-        source_is_dng=is_dng,
+        source_is_dng=is_dng, metadata=_own_exif(file),
     )
+
+
+def _own_exif(file: Path) -> Metadata:
+    """The EXIF of a TIFF-based raw file (NEF, CR2, ARW, DNG, ...); none for other containers.
+
+    Its maker note is left out: it points into the original file by absolute offsets.
+    """
+    import warnings
+
+    with open(file, "rb") as handle:
+        if handle.read(2) not in (b"II", b"MM"):
+            return Metadata()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a raw file's odd EXIF is not worth a warning: LibRaw's values remain
+        found = read_metadata(file, "tiff")
+    exif = {tag: value for tag, value in found.exif.items() if tag not in (0x927C, 0xA002, 0xA003)}
+    return Metadata(main=found.main, exif=exif, gps=found.gps)
 
 
 def _camera_matrix(raw: Any) -> tuple[np.ndarray | None, bool]:
