@@ -146,3 +146,27 @@ def test_bad_tiling_is_a_usage_error(tmp_path, capsys, tile, overlap):
     np.save(source, np.zeros((16, 16), np.float32))
     assert main(["denoise", "mwrcanet", str(source), "-o", str(tmp_path / "b.npy"), "--tile", tile, "--overlap", overlap]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_folders_are_inputs_with_a_naming_template(tmp_path, weights, capsys):
+    rng = np.random.default_rng(5)
+    shots = tmp_path / "shots"
+    (shots / "day2").mkdir(parents=True)
+    np.save(shots / "a.npy", rng.random((24, 32), dtype=np.float32))
+    np.save(shots / "day2" / "b.npy", rng.random((24, 32), dtype=np.float32))
+    (shots / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    run = ["denoise", "mwrcanet", "--weights", str(weights), str(shots), "-o", str(out)]
+    assert main(run + ["--name", "{stem}-zoo.{ext}"]) == 0, capsys.readouterr().err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.npy")) == ["a-zoo.npy"]  # one level
+    assert main(run + ["--name", "{stem}-zoo.{ext}", "--recursive"]) == 1  # a-zoo.npy exists: kept, reported
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.npy")) == ["a-zoo.npy", "day2/b-zoo.npy"]
+    np.testing.assert_allclose(np.load(out / "day2" / "b-zoo.npy"), expected(weights, np.load(shots / "day2" / "b.npy")),
+                               atol=1e-6)
+    capsys.readouterr()
+    assert main(run + ["--name", "{stem}-{model}.{ext}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--name" in err[0] and "{stem} and {ext}" in err[0]
+    (tmp_path / "empty").mkdir()
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(tmp_path / "empty"), "-o", str(out)]) == 2
+    assert "no image files" in capsys.readouterr().err

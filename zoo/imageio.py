@@ -117,6 +117,11 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     return replace(image, metadata=metadata) if metadata else image
 
 
+def readable_suffixes() -> frozenset[str]:
+    """Every suffix :func:`read_image` takes (lower case, with the dot)."""
+    return frozenset(_SUFFIXES) | RAW_SUFFIXES
+
+
 def check_writable(path: str | os.PathLike[str]) -> str:
     """The format ``path``'s suffix names (``png``, ``tiff``, ``npy``), or a :class:`ZooError`."""
     file = Path(path)

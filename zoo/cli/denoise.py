@@ -48,7 +48,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     """Inputs, output and the inference options shared by `zoo denoise` and `zoo ort`."""
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image files, or folders (their image files; with --recursive, their subfolders' too)")
+    parser.add_argument("--recursive", action="store_true",
+                        help="take the image files of a folder's subfolders too, written into the same subfolders of -o")
+    parser.add_argument("--name", metavar="TEMPLATE",
+                        help="output file names in a folder, from {stem} (the input's name without suffix) and {ext} "
+                        "(the output format's suffix), e.g. '{stem}-zoo.{ext}' (default '{stem}.{ext}')")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file (one input) or folder (created if missing)")
     parser.add_argument("--format", choices=["same", *OUTPUT_FORMATS], default="same",
@@ -59,15 +65,48 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
 
-def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: bool) -> Path:
-    """Where ``source``'s result goes: ``output`` itself, or ``output/<stem><suffix>``."""
+def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: bool, name: str | None = None,
+                folder: Path | None = None) -> Path:
+    """Where ``source``'s result goes: ``output`` itself, or ``output/<name>`` (``{stem}.{ext}`` by
+    default), in the subfolder ``source`` has below the input ``folder`` it was found in."""
     if not to_folder:
         return output
     if fmt != "same":
         suffix = OUTPUT_FORMATS[fmt]
     else:
         suffix = DEFAULT_SUFFIX["raw"] if is_raw else DEFAULT_SUFFIX.get(source.suffix.lower(), source.suffix)
-    return output / f"{source.stem}{suffix}"
+    below = source.parent.relative_to(folder) if folder is not None else Path()
+    return output / below / _file_name(name or "{stem}.{ext}", source.stem, suffix.lstrip("."))
+
+
+def _file_name(template: str, stem: str, ext: str) -> str:
+    try:
+        name = template.format(stem=stem, ext=ext)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ZooError(f"--name {template!r}: use {{stem}} and {{ext}} only ({type(exc).__name__}: {exc})") from None
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ZooError(f"--name {template!r} must give a file name, not a path (got {name!r})")
+    return name
+
+
+def expand_inputs(inputs: list[str], recursive: bool) -> list[tuple[Path, Path | None]]:
+    """Each input file, with the folder it was found in (None when named itself); folders give
+    their image files, sorted (and their subfolders' with ``recursive``); a folder with none is an error."""
+    from zoo.imageio import readable_suffixes
+
+    found: list[tuple[Path, Path | None]] = []
+    for text in inputs:
+        path = Path(text)
+        if not path.is_dir():
+            found.append((path, None))
+            continue
+        files = path.rglob("*") if recursive else path.iterdir()
+        images = sorted(f for f in files if f.is_file() and f.suffix.lower() in readable_suffixes()
+                        and not f.name.startswith("."))
+        if not images:
+            raise ZooError(f"{path} is a folder with no image files" + ("" if recursive else " (--recursive takes its subfolders)"))
+        found += [(image, path) for image in images]
+    return found
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,12 +121,15 @@ def denoise_files(args: argparse.Namespace, choose: Callable[[], EngineChoice], 
     the inputs are split across the ranks (:mod:`zoo.cli.ranks`) and rank 0 prints the summary."""
     ranks = Ranks.from_environment()
     with ranks.errors_from_main():
-        inputs = [Path(p) for p in args.inputs]
+        found = expand_inputs(args.inputs, getattr(args, "recursive", False))
+        inputs = [source for source, _ in found]
         output = Path(args.output)
-        to_folder = len(inputs) > 1 or output.is_dir() or args.output.endswith(("/", "\\"))
+        to_folder = len(inputs) > 1 or output.is_dir() or args.output.endswith(("/", "\\")) or \
+            any(folder is not None for _, folder in found)
         if to_folder and output.exists() and not output.is_dir():
             raise ZooError(f"{output} is a file; with several inputs -o must be a folder")
-        targets = [output_path(source, output, to_folder, args.format, source.suffix.lower() in RAW_SUFFIXES) for source in inputs]
+        targets = [output_path(source, output, to_folder, args.format, source.suffix.lower() in RAW_SUFFIXES,
+                               getattr(args, "name", None), folder) for source, folder in found]
         for source, target in zip(inputs, targets):  # before any work: a bad output name would fail only after denoising
             imagejob.check_target(source, target, args)
         clashes = sorted({str(t) for t in targets if targets.count(t) > 1})
