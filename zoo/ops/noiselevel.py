@@ -19,12 +19,13 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import special
 from scipy.optimize import nnls
 
 PATCH = 8  # sRGB patch side: large enough that the plane fit removes little correlated noise
 PLANE_PATCH = 6  # a CFA plane is half the size; raw noise is white, so a smaller patch loses little
 MAX_PATCHES = 40_000  # per channel: bounds the time on large images (a regular grid, deterministic)
-QUANTILE = 0.2  # of a bin's patch energies: low enough to skip most texture, high enough to be stable
+QUANTILE = 0.1  # of a bin's patch energies: low enough to skip most texture, high enough to be stable
 ORDER = 1  # degree of the polynomial fit removed from each patch
 MIN_PATCHES = 24  # a bin with fewer falls back to its neighbours
 LAGS = 3  # the correlation model: the noise's autocovariance is taken as 0 beyond this many pixels
@@ -284,8 +285,8 @@ def _shot_read(stats: _Stats, corr: _Correlation) -> tuple[float, float]:
         return 0.0, 0.0
     order = np.argsort(means, kind="stable")
     groups = np.array_split(order, max(1, min(RAW_BINS, energy.size // MIN_PATCHES)))
-    x = np.array([means[g].mean() for g in groups])
-    v = np.array([_bin_variance(energy[g], corr) for g in groups])
+    x, v = _unclip(np.array([means[g].mean() for g in groups]),
+                   np.array([_bin_variance(energy[g], corr) for g in groups]))
     n = np.array([g.size for g in groups], dtype=np.float64)
     design = np.stack([x, np.ones_like(x)], axis=1)
     fitted = np.full_like(v, max(float(np.median(v)), 1e-12))
@@ -294,6 +295,29 @@ def _shot_read(stats: _Stats, corr: _Correlation) -> tuple[float, float]:
         (shot, read), _ = nnls(design * weight[:, None], v * weight)
         fitted = np.maximum(design @ np.array([shot, read]), 1e-12)
     return float(shot), float(read)
+
+
+@functools.lru_cache(maxsize=1)
+def _clip_table() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For a Gaussian of mean ``t * sigma`` clipped at 0: (mean/std of the clipped values, t,
+    std of the clipped values / sigma), for t from -2.5 to 8 (mean/std increases with t)."""
+    t = np.linspace(-2.5, 8.0, 2000)
+    cdf, pdf = special.ndtr(t), np.exp(-t**2 / 2) / math.sqrt(2 * math.pi)
+    mean = t * cdf + pdf
+    std = np.sqrt(np.maximum((t**2 + 1) * cdf + t * pdf - mean**2, 1e-12))
+    return mean / std, t, std
+
+
+def _unclip(mean: np.ndarray, variance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance before a sensor's clip at 0, from those of the clipped values (Foi et al.
+    2008): dark raw loses the lower tail of its noise, which shrinks its spread."""
+    ratio, t, shrink = _clip_table()
+    std = np.sqrt(np.maximum(variance, 0.0))
+    observed = mean / np.maximum(std, 1e-12)
+    sigma = std / np.interp(observed, ratio, shrink)
+    unclipped = observed >= ratio[-1]  # the clip takes nothing from a bin this far above 0
+    return (np.where(unclipped, mean, np.interp(observed, ratio, t) * sigma),
+            np.where(unclipped, variance, sigma**2))
 
 
 def _planes(mosaic: np.ndarray) -> list[np.ndarray]:
@@ -317,14 +341,26 @@ def estimate_noise(image: np.ndarray, *, mosaic: bool = False, knots: int = 9) -
     if not mosaic:
         return NoiseLevel(grid, _estimate_srgb(image, grid))
     white = _white(PLANE_PATCH)
+    planes = [_stats(plane, PLANE_PATCH) for plane in _planes(image[0])]
+    if any(stats.energy.size == 0 for stats in planes):
+        raise ValueError(f"mosaic of shape {image.shape} is too small for {PLANE_PATCH}-pixel plane patches")
+    pooled = _shot_read(_Stats(*(np.concatenate([getattr(st, f) for st in planes])
+                                 for f in ("mean", "energy", "residual", "clipped"))), white)
     pairs = []
-    for plane in _planes(image[0]):
-        stats = _stats(plane, PLANE_PATCH)
-        if stats.energy.size == 0:
-            raise ValueError(f"mosaic of shape {image.shape} is too small for {PLANE_PATCH}-pixel plane patches")
-        pairs.append(_shot_read(stats, white))
+    for stats in planes:
+        # Every CFA plane has the same photodiodes (noise is set before white balance): a plane's own
+        # fit, from a quarter of the patches, is kept only where it agrees with the pooled one.
+        own = _shot_read(stats, white)
+        pairs.append(own if _agrees(own, pooled) else pooled)
     shot, read = zip(*pairs)
     return NoiseLevel.from_shot_read(shot, read, channels=4, knots=knots)
+
+
+def _agrees(own: tuple[float, float], pooled: tuple[float, float], tolerance: float = 0.15) -> bool:
+    """Whether two shot/read fits give sigmas within ``tolerance`` of each other across [0.02, 1]."""
+    x = np.linspace(0.02, 1.0, 8)
+    a, b = (np.sqrt(s * x + r) for s, r in (own, pooled))
+    return bool(np.all(np.abs(a - b) <= tolerance * np.maximum(b, 1e-6)))
 
 
 # --- noise maps -------------------------------------------------------------------------------------
