@@ -5,7 +5,7 @@ A :class:`NoiseLevel` holds the noise standard deviation of each channel at inte
 after a plane fit, the lowest quantile of it per intensity bin (flat patches; texture and edges
 only raise the energy), corrected for the noise's spatial correlation, which is measured from
 the same flat patches. :func:`noise_map` turns a level into a per-pixel sigma map for a
-noise-aware network; :func:`noise_map_torch` does the same inside a model's forward.
+noise-aware network. Raw mosaics get a shot/read fit per CFA plane, corrected for the clip at 0.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import special
 from scipy.optimize import nnls
 
 PATCH = 8  # sRGB patch side: large enough that the plane fit removes little correlated noise
 PLANE_PATCH = 6  # a CFA plane is half the size; raw noise is white, so a smaller patch loses little
-MAX_PATCHES = 40_000  # per channel: bounds the time on large images (a regular grid, deterministic)
+MAX_PATCHES = 20_000  # per channel: bounds the time on large images (a regular grid, deterministic)
 QUANTILE = 0.1  # of a bin's patch energies: low enough to skip most texture, high enough to be stable
 ORDER = 1  # degree of the polynomial fit removed from each patch
 MIN_PATCHES = 24  # a bin with fewer falls back to its neighbours
