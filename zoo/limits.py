@@ -39,8 +39,17 @@ class Limits:
     max_modules: int = 10_000
     #: Bytes of a JSON document in a file's metadata (configuration, model card).
     max_json_bytes: int = 1 << 20
-    #: Nesting depth of such a document.
+    #: Nesting depth of such a document (JSON, TOML or YAML).
     max_json_depth: int = 64
+    #: Bytes of a search's journal (``study.journal``), checked before Optuna replays it: a
+    #: thousand trials take a few megabytes.
+    max_journal_bytes: int = 256 << 20
+    #: Optimizer steps of one training run (``--steps``): 10^8 is months of training at the
+    #: fastest; 10^12 asked for a run that would never end, and nothing said so.
+    max_steps: int = 100_000_000
+    #: Choices of one gene of a search space (the items of an option list, or the span of a
+    #: range): NSGA-II and TPE draw from every one, and a range of 10^9 depths hung the search.
+    max_search_choices: int = 1_000
 
 
 ENVIRONMENT = {field.name: f"ZOO_{field.name.upper()}" for field in dataclasses.fields(Limits)}
@@ -96,6 +105,26 @@ def check_pixels(height: int, width: int, what: str) -> None:
     if exceeds(height * width, limit):
         raise ZooError(f"{what} is {width}x{height} ({height * width / 1e6:.0f} megapixels), above the limit of "
                        f"{limit / 1e6:.0f} megapixels; set {ENVIRONMENT['max_pixels']} to raise it")
+
+
+def check_steps(steps: int, what: str = "--steps") -> None:
+    """A one-line :class:`ZooError` for more training steps than :attr:`Limits.max_steps`."""
+    limit = current().max_steps
+    if exceeds(steps, limit):
+        raise ZooError(f"{what} {steps:,} is above the limit of {limit:,} steps; set {ENVIRONMENT['max_steps']} to "
+                       "raise it")
+
+
+def check_tile(tile: int | None, what: str = "--tile") -> None:
+    """A one-line :class:`ZooError` for a tile whose area is above the pixel limit (a tile larger
+    than any image zoo reads would be accepted silently and mean no tiling at all)."""
+    if tile is None:
+        return
+    limit = current().max_pixels
+    if exceeds(tile * tile, limit):
+        raise ZooError(f"{what} {tile:,} is above the limit of {int(limit ** 0.5):,} pixels a side (a tile of "
+                       f"{tile:,}x{tile:,} is above the {limit / 1e6:.0f}-megapixel image limit); set "
+                       f"{ENVIRONMENT['max_pixels']} to raise it")
 
 
 def cores() -> int:

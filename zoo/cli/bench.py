@@ -14,6 +14,8 @@ from zoo.cli.options import add_device, add_json, add_tiling, add_weights, check
 from zoo.contract import size_multiple
 from zoo.errors import ZooError
 from zoo.factory import create_model
+from zoo.fileio import check_replaceable
+from zoo.limits import check_threads
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,12 +44,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Every setting is checked before the first model is built: 10,000 threads hung, a FIFO as
+    # --plot blocked after the whole benchmark had run, and --plot x.txt wrote a PNG named .txt.
+    check_threads(args.threads)
+    if args.plot:
+        if Path(args.plot).is_dir():
+            raise ZooError(f"--plot {args.plot} is a folder; give a .png file name")
+        if Path(args.plot).suffix.lower() != ".png":
+            raise ZooError(f"--plot {args.plot}: the plot is a PNG; give a file name ending in .png")
+        check_replaceable(args.plot)
     if args.threads is not None:
-        if args.threads < 1:
-            raise ZooError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    if args.plot and Path(args.plot).is_dir():
-        raise ZooError(f"--plot {args.plot} is a folder; give a .png file name")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if not backends:  # `--backends ,,` would time nothing and print an empty table
         raise ZooError(f"--backends names no backend; choose from {', '.join(BACKENDS)}")

@@ -7,6 +7,7 @@ import argparse
 
 from zoo.errors import ZooError
 from zoo.infer.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling
+from zoo.limits import check_tile
 from zoo.precision import DTYPES
 
 WEIGHTS_HELP = "weights file (zoo safetensors, or the published .pth layout)"
@@ -32,6 +33,7 @@ def add_tiling(parser: argparse.ArgumentParser) -> None:
 def check_tiling_options(args: argparse.Namespace, multiple: int) -> None:
     """A one-line error for ``--tile``/``--overlap`` that do not fit a model of ``multiple``."""
     check_overlap(args)
+    check_tile(args.tile)
     if args.tile is not None:
         check_tiling(args.tile, args.overlap, multiple)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ SAMPLERS = ("nsga2", "tpe", "random")  # zoo.search.runner.SAMPLERS, without imp
 def _target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", metavar="DIR|URL", help="the search's --out folder, or its database URL")
     parser.add_argument("--study", help="the study's name (needed when a database holds several)")
+    parser.add_argument("--storage", metavar="URL", help="the database a folder's search is stored in: zoo opens "
+                        "a database named in a folder's search.json only when it is given here too")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -149,10 +152,12 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def status_command(args: argparse.Namespace) -> int:
+    from zoo.search.journal import damaged_storage
     from zoo.search.status import study_status
 
     study, location = _load(args)
-    status = study_status(study, location)
+    with damaged_storage(location.url):  # the trials' records are the storage's content too
+        status = study_status(study, location)
     print(to_json(status) if args.json else format_status(status))
     return 0
 
@@ -166,6 +171,8 @@ def report_command(args: argparse.Namespace) -> int:
             psnr, gmacs = (float(v) for v in args.reference.split(","))
         except ValueError:
             raise ZooError(f"--reference takes PSNR,GMACS, got {args.reference!r}") from None
+        if not (math.isfinite(psnr) and math.isfinite(gmacs)):  # NaN broke summary.json after the plots
+            raise ZooError(f"--reference takes two finite numbers PSNR,GMACS, got {args.reference!r}")
         reference = (psnr, gmacs)
     study, location = _load(args)
     summary = build_report(study, location, args.to.expanduser() if args.to else None, reference)
@@ -200,12 +207,18 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace):
+    """The study and where it is; a storage Optuna cannot read is one line, here at the start."""
+    from zoo.search.journal import damaged_storage
     from zoo.search.storage import locate, require_optuna, study_name
 
     optuna = require_optuna()
-    location = locate(args.target, args.study)
+    location = locate(args.target, args.study, args.storage)
     name = study_name(location)
-    return optuna.load_study(study_name=name, storage=location.storage), location
+    with damaged_storage(location.url):
+        study = optuna.load_study(study_name=name, storage=location.storage)
+        study.get_trials(deepcopy=False)  # replays the whole storage now: its faults surface here
+        study.user_attrs  # noqa: B018
+    return study, location
 
 
 def format_status(status: dict) -> str:

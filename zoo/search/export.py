@@ -12,6 +12,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from zoo.configcheck import check_untrusted_config
 from zoo.errors import ZooError
 from zoo.modelfile import ModelFile, write_model_file
 from zoo.search.pareto import knee
@@ -66,6 +67,12 @@ def export_trial(study, location, row: TrialRow, name: str, output: Path, *, how
     if not name or any(c in name for c in "/\\") or name.strip() != name:
         raise ZooError(f"--name must be a plain name (no slashes or surrounding spaces), got {name!r}")
     settings: dict[str, Any] = study.user_attrs.get(SETTINGS_ATTR) or {}
+    # A study's records are input like a weights file's metadata (a folder may come from anyone):
+    # the architecture is checked and built on the meta device within the limits first.
+    source = f"trial {row.number} of {location.url}"
+    if not isinstance(row.config, dict):
+        raise ZooError(f"{source} records no architecture (its 'config' is {type(row.config).__name__})")
+    check_untrusted_config("mwnet", row.config, source)
     cost = count_cost(row.config)  # counted again: the file's numbers are this zoo's, checked by a test
     provenance = {
         "study": study.study_name, "storage": location.url, "trial": row.number, "chosen_by": how,

@@ -20,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from zoo.configcheck import check_untrusted_config
 from zoo.errors import ZooError, first_line
 from zoo.search import distributed
 from zoo.search import storage as stores
 from zoo.search.candidate import Proxy, candidate_folder, open_training_data, train_candidate
 from zoo.search.earlystop import DEFAULT_MARGIN, EarlyStop, Peer
+from zoo.search.journal import damaged_storage
 from zoo.search.genome import SEEDS, project, suggest, to_config
 from zoo.search.objectives import (DEFAULT_OBJECTIVES, OBJECTIVES, UNTRAINED_PSNR, check_validation_data, count_cost,
                                    measure_latency)
@@ -71,8 +73,9 @@ class SearchSettings:
             value = getattr(self, name)
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise ZooError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
-        if self.stop_margin < 0:
+        if not self.stop_margin >= 0:
             raise ZooError(f"--stop-margin must not be negative, got {self.stop_margin}")
+        stores.check_heartbeat(self.heartbeat, self.grace)
         self.proxy.check()
 
     def stored(self) -> dict[str, Any]:
@@ -111,7 +114,11 @@ def open_study(settings: SearchSettings):
     study with the known architectures. Returns ``(study, location, stored settings)``."""
     optuna = stores.require_optuna()
     location = stores.open_for_run(settings.out, settings.storage, heartbeat=settings.heartbeat, grace=settings.grace)
-    name = settings.study or settings.out.resolve().name
+    recorded = stores.read_folder_file(settings.out)
+    name = settings.study or (recorded["study"] if recorded else settings.out.resolve().name)
+    if recorded and recorded["study"] != name:  # a second study in one folder would take over its search.json
+        raise ZooError(f"{settings.out} holds study {recorded['study']!r}, not {name!r}: give --study "
+                       f"{recorded['study']} to resume it, or another --out")
     directions = [OBJECTIVES[o][0] for o in settings.objectives]
     # One process at a time creates, checks and seeds (on this machine; across machines the
     # enqueue's skip_if_exists keeps the seeds single in all but a simultaneous start).
@@ -122,7 +129,11 @@ def open_study(settings: SearchSettings):
         except Exception as exc:
             raise ZooError(f"cannot open study {name!r} in {location.url}: {first_line(exc)}") from None
         now = settings.stored()
-        stored = study.user_attrs.get(SETTINGS_ATTR)
+        with damaged_storage(location.url):
+            stored = study.user_attrs.get(SETTINGS_ATTR)
+        if stored is not None and (not isinstance(stored, dict) or not set(FIXED) <= set(stored)):
+            raise ZooError(f"study {name!r} in {location.url} has damaged settings (its {SETTINGS_ATTR!r} attribute "
+                           "lacks what zoo stores): it cannot be resumed")
         if stored is None:
             if settings.sampler is None:
                 now["sampler"] = "nsga2"
@@ -219,6 +230,7 @@ class Objective:
         config = to_config(settings.space, suggest(settings.space, trial))
         trial.set_user_attr("worker", stores.worker_identity())
         trial.set_user_attr("config", config)
+        check_untrusted_config("mwnet", config, f"trial {trial.number}'s architecture")  # within the model limits
         cost = count_cost(config)
         trial.set_user_attr("gmacs", cost.gmacs)
         trial.set_user_attr("mparams", cost.mparams)

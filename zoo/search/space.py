@@ -20,6 +20,7 @@ from typing import Any
 
 from zoo.errors import ZooError
 from zoo.ops.activations import ACTIVATIONS
+from zoo.limits import ENVIRONMENT, current, exceeds
 from zoo.reading import parse_toml, read_text
 
 POSITIONS = ("down1", "down2", "middle", "up2", "up3")  # the mwnet skeleton's five groups, in order
@@ -128,6 +129,9 @@ class _Validator:
         wanted = " or ".join(k.__name__ for k in kinds)
         if not values:
             raise self.fail(f"{key} is an empty list; give at least one choice")
+        if exceeds(len(values), current().max_search_choices):
+            raise self.fail(f"{key} lists {len(values):,} choices, above the limit of {current().max_search_choices:,} "
+                            f"(set {ENVIRONMENT['max_search_choices']} to raise it)")
         for v in values:
             # bool is an int in Python: an int list must not take true/false, nor the reverse
             if not isinstance(v, kinds) or (isinstance(v, bool) and bool not in kinds):
@@ -242,6 +246,14 @@ class _Validator:
             raise self.fail(f"{key} must be an int or a range {{ min = 1, max = 6 }}, got {value!r}")
         if not 1 <= low <= high:
             raise self.fail(f"{key}: need 1 <= min <= max, got min {low}, max {high}")
+        # Checked before the search starts: a depth of 10^9 was drawn, and its model built for hours.
+        limit = current()
+        if exceeds(high - low + 1, limit.max_search_choices):
+            raise self.fail(f"{key}: the range {low}..{high} holds {high - low + 1:,} depths, above the limit of "
+                            f"{limit.max_search_choices:,} choices (set {ENVIRONMENT['max_search_choices']} to raise it)")
+        if exceeds(high, limit.max_modules):
+            raise self.fail(f"{key}: a depth of {high:,} builds more than the {limit.max_modules:,} modules a model may "
+                            f"have (set {ENVIRONMENT['max_modules']} to raise it)")
         return low, high
 
 

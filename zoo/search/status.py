@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from zoo.errors import ZooError
 from zoo.search.pareto import front
 
 SETTINGS_ATTR = "zoo.search"  # study user attribute: the settings every worker must share
@@ -36,10 +37,34 @@ class TrialRow:
     values: list[float] | None = field(default=None, repr=False)
 
 
+_NUMBERS = ("gmacs", "mparams", "psnr", "latency_ms", "steps", "train_seconds", "resumed_from")
+
+
+def _checked_attrs(trial) -> dict[str, Any]:
+    """A trial's records, checked to be what zoo writes (a study folder may come from anyone):
+    numbers are numbers, the architecture a table of groups. One line naming the trial if not."""
+    attrs = trial.user_attrs
+    for key in _NUMBERS:
+        value = attrs.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ZooError(f"trial {trial.number}'s record is damaged: {key} is {type(value).__name__}, not a number")
+    config = attrs.get("config")
+    if config is not None and not (isinstance(config, dict) and isinstance(config.get("groups"), list)
+                                   and all(isinstance(g, dict) for g in config["groups"])
+                                   and isinstance(config.get("widths"), list)):
+        raise ZooError(f"trial {trial.number}'s record is damaged: its architecture is not one zoo writes")
+    for key in ("over_cap", "curve"):
+        if attrs.get(key) is not None and not isinstance(attrs[key], list):
+            raise ZooError(f"trial {trial.number}'s record is damaged: {key} is {type(attrs[key]).__name__}, not a list")
+    if attrs.get("stopped") is not None and not isinstance(attrs["stopped"], dict):
+        raise ZooError(f"trial {trial.number}'s record is damaged: stopped is {type(attrs['stopped']).__name__}")
+    return attrs
+
+
 def trial_rows(study) -> list[TrialRow]:
     rows = []
     for t in study.get_trials(deepcopy=False):
-        a = t.user_attrs
+        a = _checked_attrs(t)
         seconds = None
         if t.datetime_start is not None and t.datetime_complete is not None:
             seconds = round((t.datetime_complete - t.datetime_start).total_seconds(), 2)

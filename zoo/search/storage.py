@@ -16,6 +16,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -28,6 +29,8 @@ from typing import Any
 from zoo.errors import ZooError, first_line
 from zoo.install import pip_hint
 from zoo.fileio import atomic_path
+from zoo.reading import read_json
+from zoo.search.journal import check_journal, damaged_storage
 
 JOURNAL = "study.journal"
 FOLDER_FILE = "search.json"  # in the run folder: where its study lives
@@ -63,35 +66,48 @@ class Location:
     stored_url: str | None = None  # a database URL without its password (kept in the run folder)
 
 
+def _parse_url(url: str, what: str = "--storage"):
+    """SQLAlchemy's URL of ``url``, or one line: a bad port was a ValueError from int()."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError, TypeError) as exc:
+        reason = "; its port is not a number" if "int()" in str(exc) or "port" in str(exc).lower() else ""
+        raise ZooError(f"{what} {_shown(url)} is not a database URL (e.g. postgresql://user@host/db){reason}") from None
+
+
+def _shown(url: str) -> str:
+    """A URL zoo could not parse, for a message: quoted (control characters escaped), without
+    what may be a password (``user:secret@``)."""
+    return repr(re.sub(r"//[^/@]*@", "//...@", url))[:200]
+
+
 def _safe_url(url: str) -> str:
     """For messages: the password masked."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    return _parse_url(url).render_as_string(hide_password=True)
 
 
 def _url_without_password(url: str) -> str:
     """What the run folder keeps: the password comes from PGPASSWORD or ~/.pgpass (libpq's own)."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(password=None).render_as_string(hide_password=False)
+    return _parse_url(url).set(password=None).render_as_string(hide_password=False)
 
 
 def open_url(url: str, *, heartbeat: int = DEFAULT_HEARTBEAT, grace: int = DEFAULT_GRACE):
     """An RDB storage with heartbeats: a worker that dies stops beating, and after ``grace``
     seconds its trial is failed and enqueued again by the next worker to start a trial."""
     optuna = require_optuna()
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
+    parsed = _parse_url(url)
     try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ZooError(f"--storage {url!r} is not a database URL (e.g. postgresql://user@host/db)") from None
+        port = parsed.port  # SQLAlchemy checks the port only when it is asked for
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise ZooError(f"--storage {_shown(url)} is not a database URL: its port is not a number from 1 to 65535") from None
     if parsed.get_backend_name() not in RDB_SCHEMES:
         raise ZooError(f"--storage: unsupported database {parsed.get_backend_name()!r}; use one of {', '.join(RDB_SCHEMES)}")
-    if heartbeat < 1 or grace <= heartbeat:
-        raise ZooError(f"--heartbeat must be at least 1 s and --grace longer than it, got {heartbeat} and {grace}")
+    check_heartbeat(heartbeat, grace)
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     try:
         return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=grace,
@@ -103,26 +119,51 @@ def open_url(url: str, *, heartbeat: int = DEFAULT_HEARTBEAT, grace: int = DEFAU
         raise ZooError(f"cannot open the storage {_safe_url(url)}: {first_line(exc)}") from None
 
 
-def open_journal(folder: Path):
+def check_heartbeat(heartbeat: int, grace: int) -> None:
+    """``--heartbeat`` of at least a second and ``--grace`` longer (0 touched the heartbeat file
+    in a busy loop, and every running trial counted as dead at once)."""
+    if heartbeat < 1 or grace <= heartbeat:
+        raise ZooError(f"--heartbeat must be at least 1 s and --grace longer than it, got {heartbeat} and {grace}")
+
+
+def open_journal(folder: Path, *, new: bool = False):
+    """The journal storage of ``folder``, its file checked first (:func:`zoo.search.journal.check_journal`)
+    unless ``new`` (a search starting there). Optuna's own errors on replaying it are one line."""
     require_optuna()
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+    if not new:
+        check_journal(folder / JOURNAL)
     folder.mkdir(parents=True, exist_ok=True)
     # Optuna's default lock (a symlink beside the file), as optuna-dashboard opens it too.
-    return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+    with damaged_storage(str(folder / JOURNAL)):
+        return JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
 
 
 def open_for_run(out: Path, url: str | None, *, heartbeat: int, grace: int) -> Location:
     """The storage of ``zoo search run``: the folder's journal, or the database at ``url``; the
-    folder remembers which (``search.json``), so status and report take the folder alone."""
+    folder remembers which (``search.json``), so status and report take the folder alone. A
+    folder that holds a search must still hold its journal: a missing or empty one is refused,
+    not replaced by a new study."""
+    check_heartbeat(heartbeat, grace)
     # a bad URL fails as one line before anything is made
     storage = None if url is None else open_url(url, heartbeat=heartbeat, grace=grace)
     recorded = read_folder_file(out)
-    if recorded and (recorded.get("storage") or None) != (_url_without_password(url) if url else None):
-        was = recorded.get("storage") or "its journal"
+    if recorded and (recorded["storage"] or None) != (_url_without_password(url) if url else None):
+        was = recorded["storage"] or "its journal"
         raise ZooError(f"{out} belongs to a search stored in {was}; give the same --storage, or another --out")
     if url is None:
-        return Location(open_journal(out), str(out / JOURNAL), None, out, True)
+        journal = out / JOURNAL
+        if recorded is not None:  # resuming: the trials so far must be there
+            try:
+                size = journal.stat().st_size
+            except FileNotFoundError:
+                size = None
+            if not size:
+                raise ZooError(f"{out} holds search {recorded['study']!r} but its {JOURNAL} is "
+                               f"{'missing' if size is None else 'empty'}: its trials are lost; give another --out "
+                               f"(or remove {out / FOLDER_FILE} to start a new search there)")
+        return Location(open_journal(out, new=recorded is None and not journal.exists()), str(journal), None, out, True)
     return Location(storage, _safe_url(url), None, out, False, _url_without_password(url))
 
 
@@ -134,26 +175,50 @@ def write_folder_file(out: Path, location: Location, study: str) -> None:
 
 
 def read_folder_file(out: Path) -> dict[str, Any] | None:
+    """``search.json`` of a run folder, checked (a table naming the study, and a database URL
+    or null); None when the folder has none."""
     path = out / FOLDER_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ZooError(f"cannot read {path}: {exc}") from None
+    data = read_json(path, "the search's folder file", dict)
+    study, storage = data.get("study"), data.get("storage")
+    if not isinstance(study, str) or not study.strip():
+        raise ZooError(f"{path}: \"study\" must name the study (a string), got {_brief(study)}")
+    if storage is not None and not (isinstance(storage, str) and storage.strip()):
+        raise ZooError(f"{path}: \"storage\" must be a database URL or null, got {_brief(storage)}")
+    return {"study": study, "storage": storage}
 
 
-def locate(target: str, study: str | None = None) -> Location:
-    """A search given as its run folder or as a database URL (status, report, export)."""
+def _brief(value: Any) -> str:
+    text = "nothing" if value is None else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def locate(target: str, study: str | None = None, storage: str | None = None) -> Location:
+    """A search given as its run folder or as a database URL (status, report, export).
+
+    A database named in a folder's ``search.json`` is opened only when the same URL is given
+    on the command line (``storage``, from ``--storage``): a folder someone sent must not make zoo
+    connect anywhere, or create a SQLite file at a path of its choosing."""
     if "://" in target:
         return Location(open_url(target), _safe_url(target), study, None, False)
     folder = Path(target).expanduser()
     recorded = read_folder_file(folder)
     if recorded is None:
         raise ZooError(f"{folder} is not a search folder (no {FOLDER_FILE}): give the --out of zoo search run, or a URL")
-    if recorded.get("storage"):
-        return Location(open_url(recorded["storage"]), recorded["storage"], study or recorded["study"], folder, False)
-    if not (folder / JOURNAL).is_file():
+    if recorded["storage"]:
+        named = _shown(recorded["storage"])
+        with contextlib.suppress(ZooError):
+            named = _safe_url(recorded["storage"])
+        if storage is None:
+            raise ZooError(f"{folder}'s search is stored in the database {named}: zoo opens a database only when "
+                           "it is named on the command line; give --storage URL (or the URL instead of the folder)")
+        if _url_without_password(storage) != _url_without_password(recorded["storage"]):
+            raise ZooError(f"{folder}'s search is stored in {named}, not in {_safe_url(storage)}")
+        return Location(open_url(storage), _safe_url(storage), study or recorded["study"], folder, False)
+    if storage is not None:
+        raise ZooError(f"{folder}'s search is stored in its journal, not in a database: leave out --storage")
+    if not os.path.lexists(folder / JOURNAL):
         raise ZooError(f"{folder} has no {JOURNAL}: the search's journal is missing")
     return Location(open_journal(folder), str(folder / JOURNAL), study or recorded["study"], folder, True)
 
@@ -161,7 +226,8 @@ def locate(target: str, study: str | None = None) -> Location:
 def study_name(location: Location) -> str:
     """The study to show: the one named, or the storage's only study."""
     optuna = require_optuna()
-    names = optuna.get_all_study_names(location.storage)
+    with damaged_storage(location.url):
+        names = optuna.get_all_study_names(location.storage)
     if location.study is not None:
         if location.study not in names:
             raise ZooError(f"no study {location.study!r} in {location.url}; it holds {', '.join(names) or 'none'}")

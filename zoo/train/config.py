@@ -13,6 +13,7 @@ from torch import nn
 
 from zoo.contract import size_multiple
 from zoo.errors import ZooError
+from zoo.limits import check_steps
 from zoo.precision import PRECISIONS
 
 LOSSES = ("l1", "charbonnier", "relative-l1")
@@ -56,6 +57,7 @@ class TrainConfig:
         for name in ("steps", "batch", "patch", "val_every", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ZooError(f"{name} must be at least 1")
+        check_steps(self.steps, "steps")  # before anything is built or read: 10^12 steps ran without a word
         multiple = 1 if model is None else size_multiple(model)
         if self.patch % multiple:
             raise ZooError(f"patch must be a multiple of {multiple} (the model's size multiple), got {self.patch}")
