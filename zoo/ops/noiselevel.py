@@ -5,7 +5,8 @@ A :class:`NoiseLevel` holds the noise standard deviation of each channel at inte
 after a plane fit, the lowest quantile of it per intensity bin (flat patches; texture and edges
 only raise the energy), corrected for the noise's spatial correlation, which is measured from
 the same flat patches. :func:`noise_map` turns a level into a per-pixel sigma map for a
-noise-aware network. Raw mosaics get a shot/read fit per CFA plane, corrected for the clip at 0.
+noise-aware network. Raw mosaics get one shot/read fit for all CFA planes, from the difference
+of the two green planes (which cancels most of the scene), corrected for the clip at 0.
 """
 
 from __future__ import annotations
@@ -134,7 +135,11 @@ class _Stats:
 
 
 def _stats(plane: np.ndarray, p: int) -> _Stats:
-    patches = _patches(plane, p)
+    return _stats_of(_patches(plane, p), p)
+
+
+def _stats_of(patches: np.ndarray, p: int) -> _Stats:
+    """Patch statistics of ``(N, p*p)`` patches."""
     basis = _plane_basis(p)
     residual = patches - (patches @ basis) @ basis.T
     clipped = ((patches <= CLIP) | (patches >= 1.0 - CLIP)).any(axis=1)
@@ -167,7 +172,8 @@ def _lag_model_cached(p: int, lags: int, order: int) -> tuple[np.ndarray, list[t
 @dataclass(frozen=True)
 class _Correlation:
     kappa: float  # E[energy] / pixel variance
-    quantiles: np.ndarray  # energy / E[energy] at :data:`QUANTILE`, and the 0.99 quantile
+    quantiles: np.ndarray  # energy / E[energy] at ``level``, and the 0.99 quantile
+    level: float = QUANTILE  # the quantile of a bin's energies that estimates its variance
 
 
 def _white(p: int) -> _Correlation:
@@ -179,9 +185,9 @@ def _white_cached(p: int, order: int, quantile: float) -> _Correlation:
     return _correlation_of(None, p)
 
 
-def _correlation_of(covariance: np.ndarray | None, p: int) -> _Correlation:
+def _correlation_of(covariance: np.ndarray | None, p: int, level: float = QUANTILE) -> _Correlation:
     """The energy's bias and spread for noise of this (normalised) pixel covariance ``(p*p, p*p)``;
-    white noise when None."""
+    white noise when None; ``level`` is the quantile the bins will take."""
     projector = np.eye(p * p) - _plane_basis(p) @ _plane_basis(p).T
     covariance = np.eye(p * p) if covariance is None else covariance
     residual_cov = projector @ covariance @ projector
@@ -190,7 +196,7 @@ def _correlation_of(covariance: np.ndarray | None, p: int) -> _Correlation:
     # The energy is a weighted sum of chi-squares; its quantiles by a fixed-seed draw (deterministic).
     draws = (np.random.default_rng(0).standard_normal((4000, eigen.size)) ** 2) @ eigen
     draws /= eigen.sum()
-    return _Correlation(kappa, np.quantile(draws, [QUANTILE, 0.99]))
+    return _Correlation(kappa, np.quantile(draws, [level, 0.99]), level)
 
 
 def _fit_covariance(residuals: np.ndarray, p: int) -> np.ndarray | None:
@@ -217,7 +223,7 @@ def _fit_covariance(residuals: np.ndarray, p: int) -> np.ndarray | None:
 
 def _bin_variance(energy: np.ndarray, corr: _Correlation) -> float:
     """Pixel variance from one bin's patch energies: the low quantile, unbiased for flat patches."""
-    return float(np.quantile(energy, QUANTILE) / corr.quantiles[0] / corr.kappa)
+    return float(np.quantile(energy, corr.level) / corr.quantiles[0] / corr.kappa)
 
 
 def _knot_bins(means: np.ndarray, knots: np.ndarray) -> np.ndarray:
@@ -272,26 +278,54 @@ def _estimate_srgb(image: np.ndarray, knots: np.ndarray) -> np.ndarray:
     return sigma
 
 
-def _shot_read(stats: _Stats, corr: _Correlation) -> tuple[float, float]:
-    """``(shot, read)`` of one CFA plane: variance per bin of equal counts, a weighted
-    non-negative fit of ``shot * x + read`` to them."""
+@dataclass(frozen=True)
+class _Bins:
+    x: np.ndarray  # (B,) mean intensity of each bin, before the clip at 0
+    variance: np.ndarray  # (B,) the sensor's variance there, before the clip at 0
+    count: np.ndarray  # (B,) patches in the bin
+
+
+def _raw_bins(stats: _Stats, corr: _Correlation, factor: float = 1.0) -> _Bins:
+    """Bins of equal patch counts by intensity, each with the sensor's variance: the bin's variance
+    estimate over ``factor`` (the patches' pixel variance in units of the sensor's), unclipped."""
     keep = ~stats.clipped
     if keep.sum() < 2 * MIN_PATCHES:
         keep = np.ones_like(keep)
     energy, means = stats.energy[keep], stats.mean[keep]
     if energy.size == 0:
-        return 0.0, 0.0
+        return _Bins(np.zeros(0), np.zeros(0), np.zeros(0))
     order = np.argsort(means, kind="stable")
     groups = np.array_split(order, max(1, min(RAW_BINS, energy.size // MIN_PATCHES)))
     x, v = _unclip(np.array([means[g].mean() for g in groups]),
-                   np.array([_bin_variance(energy[g], corr) for g in groups]))
-    n = np.array([g.size for g in groups], dtype=np.float64)
+                   np.array([_bin_variance(energy[g], corr) / factor for g in groups]))
+    return _Bins(x, v, np.array([g.size for g in groups], dtype=np.float64))
+
+
+def _join(*bins: _Bins) -> _Bins:
+    return _Bins(*(np.concatenate([getattr(b, f) for b in bins]) for f in ("x", "variance", "count")))
+
+
+ENVELOPE = 2.0  # a bin this many of its standard errors above the fit is taken as texture, not noise
+
+
+def _fit_shot_read(bins: _Bins) -> tuple[float, float]:
+    """A weighted non-negative fit of ``shot * x + read`` to the bins' variances, robust from above:
+    texture only raises a bin, so a bin far above the line is down-weighted (a lower envelope)."""
+    if bins.x.size == 0:
+        return 0.0, 0.0
+    x, v, n = bins.x, bins.variance, bins.count
     design = np.stack([x, np.ones_like(x)], axis=1)
     fitted = np.full_like(v, max(float(np.median(v)), 1e-12))
-    for _ in range(3):  # weights 1/std of each bin's estimate, which grows with its variance
-        weight = np.sqrt(n) / np.maximum(fitted, 1e-12)
+    robust = np.ones_like(v)
+    for _ in range(6):
+        # A bin's relative standard error is about 0.6 / sqrt(patches) (a low quantile of
+        # overlapping patches); its weight is 1 / that error in variance units.
+        error = 0.6 / np.sqrt(n) * fitted
+        weight = robust / np.maximum(error, 1e-12)
         (shot, read), _ = nnls(design * weight[:, None], v * weight)
         fitted = np.maximum(design @ np.array([shot, read]), 1e-12)
+        excess = (v - fitted) / np.maximum(0.6 / np.sqrt(n) * fitted, 1e-12)
+        robust = np.where(excess > ENVELOPE, (ENVELOPE / np.maximum(excess, 1e-12)) ** 2, 1.0)
     return float(shot), float(read)
 
 
@@ -323,10 +357,75 @@ def _planes(mosaic: np.ndarray) -> list[np.ndarray]:
     return [mosaic[dy::2, dx::2] for dy in (0, 1) for dx in (0, 1)]
 
 
+# --- raw: the green difference ----------------------------------------------------------------------
+
+DIFF_PATCH = 6  # side of a patch of the green-difference map
+DIFF_QUANTILE = 0.1  # the green difference holds little texture, so its bins can take a higher quantile
+# The difference's pixel covariance in units of the sensor's variance: each green against the mean of
+# its four diagonal neighbours shares two of them with its horizontal and vertical neighbours
+# (2/16) and one with its diagonal ones (1/16); its variance is 1 + 4/16.
+DIFF_VARIANCE = 1.25
+DIFF_LAGS = {(0, 0): 1.25, (0, 1): 0.125, (1, 0): 0.125, (1, 1): 0.0625, (1, -1): 0.0625}
+
+
+def _green_pair(planes: list[np.ndarray]) -> tuple[int, int]:
+    """The indices of the two green planes: the diagonal pair that agree best (RGGB and BGGR: 1 and
+    2; GRBG and GBRG: 0 and 3). Red and blue differ by the camera's colour response."""
+    def disagreement(a: np.ndarray, b: np.ndarray) -> float:
+        h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+        step = max(1, math.isqrt(h * w // 250_000))  # a sparse grid of pixels decides it as well
+        a, b = a[:h:step, :w:step].astype(np.float64), b[:h:step, :w:step].astype(np.float64)
+        return float(np.abs(a - b).mean() / max(a.mean() + b.mean(), 1e-12))
+    return (1, 2) if disagreement(planes[1], planes[2]) <= disagreement(planes[0], planes[3]) else (0, 3)
+
+
+def _green_difference(planes: list[np.ndarray], p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Patches ``(N, p*p)`` of the green difference: each green of the first green plane minus the
+    mean of its four diagonal neighbours in the other, the same scene to first order (a ramp in any
+    direction, a 45-degree edge's slope included, cancels), so what is left is mostly noise. Also
+    each patch's green intensity and whether any of its greens is at white. Computed on the patch
+    grid only (as :func:`_patches` places it), which keeps a 12-MP mosaic fast."""
+    first, second = _green_pair(planes)
+    a, b = planes[first], planes[second]
+    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    if h - 1 < p or w - 1 < p:
+        return np.zeros((0, p * p)), np.zeros(0), np.zeros(0, dtype=bool)
+    # Greens at (0, 1) have their neighbours at columns j and j+1 of the other plane; at (0, 0), j-1 and j.
+    a = a[1:h, : w - 1] if first == 1 else a[1:h, 1:w]
+    stride = max(p // 2, math.ceil(math.sqrt((h - p) * (w - p) / MAX_PATCHES)))
+    centre = np.lib.stride_tricks.sliding_window_view(a, (p, p))[::stride, ::stride].reshape(-1, p, p)
+    around = np.lib.stride_tricks.sliding_window_view(b[:h, :w], (p + 1, p + 1))[::stride, ::stride]
+    around = around.reshape(-1, p + 1, p + 1).astype(np.float64)
+    neighbours = (around[:, 1:, :-1] + around[:, 1:, 1:] + around[:, :-1, :-1] + around[:, :-1, 1:]) / 4.0
+    diff = (centre - neighbours).reshape(-1, p * p)
+    intensity = (centre.mean(axis=(1, 2)) + neighbours.mean(axis=(1, 2))) / 2.0
+    white = (centre.max(axis=(1, 2)) >= 1.0 - CLIP) | (around.max(axis=(1, 2)) >= 1.0 - CLIP)
+    return diff, intensity, white
+
+
+def _diff_stats(planes: list[np.ndarray]) -> _Stats:
+    """Patch statistics of the green difference: the energy from the difference, the mean from the
+    green intensity, clipped where any of the greens reaches white (the clip at 0 is undone later)."""
+    diff, intensity, white = _green_difference(planes, DIFF_PATCH)
+    stats = _stats_of(diff, DIFF_PATCH)
+    return _Stats(intensity, stats.energy, stats.residual, white)
+
+
+@functools.lru_cache(maxsize=4)
+def _diff_correlation(p: int, level: float) -> _Correlation:
+    """The energy's bias and quantile for the green difference's known covariance."""
+    y, x = np.divmod(np.arange(p * p), p)
+    dy, dx = y[:, None] - y[None], x[:, None] - x[None]
+    covariance = np.zeros((p * p, p * p))
+    for (a, b), value in DIFF_LAGS.items():
+        covariance += value / DIFF_VARIANCE * (((dy == a) & (dx == b)) | ((dy == -a) & (dx == -b)))
+    return _correlation_of(covariance, p, level)
+
+
 def estimate_noise(image: np.ndarray, *, mosaic: bool = False, knots: int = 9) -> NoiseLevel:
     """image: (C, H, W) float in [0, 1] (sRGB: C=3) or, with mosaic=True, a (1, H, W) Bayer mosaic,
-    estimated per CFA plane and returned as C=4 planes in row-major 2x2 order (a heteroscedastic
-    shot/read fit per plane, since raw noise is sigma^2 = shot*x + read)."""
+    returned as C=4 planes in row-major 2x2 order (one heteroscedastic shot/read fit shared by the
+    planes, since raw noise is sigma^2 = shot*x + read before white balance)."""
     image = np.asarray(image)
     if image.ndim != 3 or (mosaic and image.shape[0] != 1):
         raise ValueError(f"expected a (C, H, W) image{' with C=1 for a mosaic' if mosaic else ''}, "
@@ -338,28 +437,25 @@ def estimate_noise(image: np.ndarray, *, mosaic: bool = False, knots: int = 9) -
     grid = np.linspace(0.0, 1.0, knots)
     if not mosaic:
         return NoiseLevel(grid, _estimate_srgb(image, grid))
+    return _estimate_mosaic(image[0], knots)
+
+
+def _estimate_mosaic(mosaic: np.ndarray, knots: int) -> NoiseLevel:
+    """All four CFA planes share the sensor's photodiodes (the noise is set before white balance):
+    one shot/read fit from the green difference, which cancels most of the scene's texture. Past
+    the greens' intensity range (red and blue are often darker), the planes' own patches add bins."""
+    planes = _planes(mosaic)
+    diff = _diff_stats(planes)
+    if diff.energy.size == 0:
+        raise ValueError(f"mosaic of shape {mosaic.shape} is too small for {DIFF_PATCH}-pixel difference patches")
+    green = _raw_bins(diff, _diff_correlation(DIFF_PATCH, DIFF_QUANTILE), DIFF_VARIANCE)
+    # The planes' own bins carry texture as well as noise: trusted only where the greens say nothing,
+    # and even there the fit's lower envelope discounts them if they sit above the line.
     white = _white(PLANE_PATCH)
-    planes = [_stats(plane, PLANE_PATCH) for plane in _planes(image[0])]
-    if any(stats.energy.size == 0 for stats in planes):
-        raise ValueError(f"mosaic of shape {image.shape} is too small for {PLANE_PATCH}-pixel plane patches")
-    pooled = _shot_read(_Stats(*(np.concatenate([getattr(st, f) for st in planes])
-                                 for f in ("mean", "energy", "residual", "clipped"))), white)
-    pairs = []
-    for stats in planes:
-        # Every CFA plane has the same photodiodes (noise is set before white balance): a plane's own
-        # fit, from a quarter of the patches, is kept only where it agrees with the pooled one.
-        own = _shot_read(stats, white)
-        pairs.append(own if _agrees(own, pooled) else pooled)
-    shot, read = zip(*pairs)
+    own = _join(*(_raw_bins(_stats(plane, PLANE_PATCH), white) for plane in planes))
+    outside = (own.x < green.x.min()) | (own.x > green.x.max())
+    shot, read = _fit_shot_read(_join(green, _Bins(own.x[outside], own.variance[outside], own.count[outside])))
     return NoiseLevel.from_shot_read(shot, read, channels=4, knots=knots)
-
-
-def _agrees(own: tuple[float, float], pooled: tuple[float, float], tolerance: float = 0.15) -> bool:
-    """Whether two shot/read fits give sigmas within ``tolerance`` of each other across [0.02, 1]."""
-    x = np.linspace(0.02, 1.0, 8)
-    a, b = (np.sqrt(s * x + r) for s, r in (own, pooled))
-    return bool(np.all(np.abs(a - b) <= tolerance * np.maximum(b, 1e-6)))
-
 
 # --- noise maps -------------------------------------------------------------------------------------
 
