@@ -29,6 +29,7 @@ from zoo.fileio import cache_dir
 from zoo.infer.runner import DTYPES
 from zoo.install import pip_hint
 from zoo.limits import check_threads
+from zoo.terminal import printable
 
 # zoo's precision names -> OpenVINO's inference precision hint. The hint must always be given:
 # on a CPU with bfloat16 instructions OpenVINO's default is bf16, so "float32" would silently not be.
@@ -104,8 +105,8 @@ class OpenVinoRunner:
             self._model = self._core.read_model(str(self.path))
         except Exception as exc:
             raise ZooError(f"{self.path}: OpenVINO cannot read it as a model ({first_line(exc)[:200]})") from None
+        shape = _check_graph(self._model, self.path)  # the interface first: then what the file says of itself
         self.metadata = _metadata(self._model)
-        shape = _check_graph(self._model, self.path)
         channels = shape[1].get_length() if shape[1].is_static else None
         self.in_channels: int | None = _metadata_int(self.metadata, "zoo.in_channels", self.path) or channels
         self.size_multiple = _metadata_int(self.metadata, "zoo.size_multiple", self.path) or 1  # tiles on the model's grid
@@ -123,7 +124,7 @@ class OpenVinoRunner:
         self._compiled: dict[tuple[int, ...] | None, tuple] = {}
         self.compiled = self._compile(None)
         self.loaded_from_cache = bool(cache and self.compiled.get_property("LOADED_FROM_CACHE"))
-        file_precision = self.metadata.get("zoo.precision", "float32")
+        file_precision = printable(self.metadata.get("zoo.precision", "float32"), one_line=True)  # printed
         details = [self.precision, "latency"]
         details += [f"{self.threads} threads"] + (["static shapes"] if static_shapes else [])
         details += [f"{file_precision} file"] if file_precision != "float32" else []
@@ -193,9 +194,18 @@ def _check_graph(model, path: Path):
 
 
 def _metadata(model) -> dict[str, str]:
-    """The ``zoo.*`` metadata the exporter wrote (OpenVINO keeps ONNX metadata under ``framework``)."""
+    """The ``zoo.*`` metadata the exporter wrote (OpenVINO keeps ONNX metadata under ``framework``).
+
+    A file without metadata has no ``framework`` entry, and OpenVINO then hands back an empty
+    value whose every use raised AttributeError: the keys are looked at first, and anything
+    OpenVINO cannot convert counts as no metadata."""
     try:
-        framework = model.get_rt_info()["framework"]
-        return {key: framework[key].astype(str) for key in framework}
-    except (KeyError, RuntimeError, TypeError):
+        info = model.get_rt_info()
+        if "framework" not in list(info.keys()):
+            return {}
+        framework = info["framework"]
+        if not isinstance(framework, dict):
+            return {}
+        return {str(key): str(value.astype(str)) for key, value in framework.items()}
+    except Exception:  # noqa: BLE001 - OpenVINO's bindings raise several types for odd metadata
         return {}

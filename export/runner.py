@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from zoo.terminal import printable
 from zoo.errors import ZooError, first_line
 from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, run_in_fixed_batches, require
 from zoo.fileio import cache_dir
@@ -140,7 +141,7 @@ class OrtRunner:
         self.in_channels: int | None = declared or (shape[1] if isinstance(shape[1], int) else None)
         self.size_multiple = _metadata_int(metadata, "zoo.size_multiple", self.path) or 1  # tiles on the model's grid
         self.fixed_batch: int | None = shape[0] if isinstance(shape[0], int) else None
-        precision = metadata.get("zoo.precision", "float32")
+        precision = printable(metadata.get("zoo.precision", "float32"), one_line=True)  # the file's words, on a terminal
         where = "cpu" if self.provider_used == "cpu" else f"cuda:{device_id}"
         self.device = f"onnxruntime {PROVIDERS[self.provider_used]} ({where}, {precision})"
         self._on_gpu = self.provider_used != "cpu"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import sys
@@ -11,7 +13,12 @@ from collections.abc import Sequence
 
 from zoo.cli import bench, denoise, distill, evaluate, export, info, listing, ort, search, train
 from zoo.errors import ZooError
+from zoo.terminal import printable
 from zoo.version import __version__
+
+# errno values of OSErrors about a path the user gave: said in one line by main()
+FILE_ERRORS = frozenset({errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                         errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.ENOENT, errno.EEXIST, errno.EXDEV})
 
 COMMANDS = (listing, info, bench, denoise, evaluate, export, ort, train, distill, search)
 
@@ -65,10 +72,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = bool(getattr(args, "json", False))
     try:
         return args.run(args)
-    except ZooError as exc:
-        print(f"zoo: error: {exc}", file=sys.stderr)
+    except ZooError as exc:  # its text may quote a file's (names, metadata): escaped, and kept to one line
+        print(f"zoo: error: {printable(exc, one_line=True)}", file=sys.stderr)
         if as_json:
             _json_error(str(exc), type(exc).__name__, 2)
+        return 2
+    except OSError as exc:
+        if exc.errno not in FILE_ERRORS or not exc.filename:  # no file named: stdout's (entry() says so), or a bug
+            raise
+        # What the file system says of a path the user gave (a name longer than it allows, a
+        # read-only folder): the user's to fix, so one line naming the file, as a ZooError is.
+        message = printable(f"{exc.filename}: {exc.strerror or exc}", one_line=True)
+        print(f"zoo: error: {message}", file=sys.stderr)
+        if as_json:
+            _json_error(message, "OSError", 2)
         return 2
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)
@@ -77,10 +94,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class StdoutError(OSError):
+    """Standard output could not be written (``> /dev/full``: ENOSPC; a closed terminal: EIO)."""
+
+
+class _GuardedStdout:
+    """``sys.stdout`` whose failures say that they are stdout's: a bare OSError from ``print``
+    cannot be told from any other."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def entry() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Standard output that cannot be written (``> /dev/full``, a
+    reader that left) ends zoo with one line on stderr and a non-zero exit, not a traceback: it
+    is flushed here, before exit, where the failure can still be said."""
+    sys.stdout = _GuardedStdout(sys.stdout)
     try:
-        sys.exit(main())
-    except BrokenPipeError:  # `zoo info ... | head`: the reader left; no traceback for that
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `zoo info ... | head`: the reader left; nothing to say, no traceback
+        _silence_stdout()
         sys.exit(1)
+    except StdoutError as exc:
+        _silence_stdout()
+        print(f"zoo: error: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit fails no more."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())

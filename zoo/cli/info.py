@@ -16,6 +16,7 @@ from zoo.contract import built_as, input_channels, model_config, weights_source
 from zoo.errors import ZooError
 from zoo.factory import create_model
 from zoo.registry import MODELS
+from zoo.terminal import printable
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -78,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
 def format_card(card: dict) -> str:
     """A model card as indented lines: a summary, then each field (held-out scores one per set)."""
     lines = ["model card:"]
+    lines += _card_lines(card)
+    return "\n".join(printable(line, one_line=True) for line in lines)  # a card is anyone's text
+
+
+def _card_lines(card: dict) -> list[str]:
+    lines = []
     if "summary" in card:
         lines.append(f"  {card['summary']}")
     for key, value in card.items():
@@ -88,4 +95,4 @@ def format_card(card: dict) -> str:
                 lines.append(f"  held out, {data}: {json.dumps(scores)}")
         else:
             lines.append(f"  {key.replace('_', ' ')}: {value if isinstance(value, str) else json.dumps(value)}")
-    return "\n".join(lines)
+    return lines

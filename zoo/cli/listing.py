@@ -12,6 +12,7 @@ from zoo.cli.options import add_json
 from zoo.table import format_table
 from zoo.complexity import count_parameters, macs_per_megapixel
 from zoo.checkpoint import read_card
+from zoo.terminal import printable
 from zoo.contract import input_channels, weights_source
 from zoo.registry import BLOCKS, MODELS, Plugin, build_model
 
@@ -53,13 +54,14 @@ def headline(card: dict[str, Any] | None) -> str:
     """A model card in a few words: its training data and its first held-out score."""
     if not card:
         return "-"
-    words = "+".join(card.get("trained_on", [])) or "trained"
+    trained_on = card.get("trained_on")
+    words = "+".join(map(str, trained_on)) if isinstance(trained_on, list) and trained_on else "trained"
     held_out = card.get("held_out") or {}
-    if held_out:
+    if isinstance(held_out, dict) and held_out:
         data, scores = next(iter(held_out.items()))
-        if isinstance(scores, dict) and "psnr" in scores:
+        if isinstance(scores, dict) and isinstance(scores.get("psnr"), (int, float)):
             words += f"; {data} {scores['psnr']:.2f} dB"
-    return words
+    return printable(words, one_line=True)  # a card is the weights file's text: no terminal escapes
 
 
 def describe_block(plugin: Plugin) -> dict[str, Any]:
