@@ -246,7 +246,8 @@ def test_zoo_eval_scores_several_models_side_by_side_with_the_breakdown(tmp_path
     lines = [line for line in out.splitlines() if line.startswith(("kind ", "level "))]
     assert [line.split()[1] for line in lines] == [*crossdomain.KINDS, "L1", "L2", "L3"]
     rows = table.read_text().splitlines()
-    assert rows[0].startswith("model,name,") and len(rows) == 1 + 2 * 24
+    blocks = len(crossdomain.KINDS) * 2 * crossdomain.VALIDATION_LEVELS
+    assert rows[0].startswith("model,name,") and len(rows) == 1 + 2 * blocks
     assert main(["eval", "wavelet", "nlmeans", "--data", "crossval-raw", "--limit", "2", "--json"]) == 0
     import json
 

@@ -18,9 +18,10 @@ FOLDERS = {"zoo": ROOT / "zoo", "zoo.plugins": ROOT / "plugins", "zoo.export": R
 # is a module or a package (all of it); the package root "zoo" (the public API that re-exports
 # the core) is matched only by itself.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("zoo.version", "zoo.errors", "zoo.fileio", "zoo.runlock", "zoo.install", "zoo.limits", "zoo.table")),
-    ("primitives", ("zoo.ops", "zoo.precision", "zoo.contract", "zoo.metrics", "zoo.complexity", "zoo.imageio")),
-    ("data", ("zoo.data", "zoo.raw")),
+    ("foundation", ("zoo.version", "zoo.errors", "zoo.fileio", "zoo.runlock", "zoo.install", "zoo.limits", "zoo.table",
+                    "zoo.reading", "zoo.cache", "zoo.terminal")),
+    ("primitives", ("zoo.ops", "zoo.precision", "zoo.contract", "zoo.metrics", "zoo.complexity", "zoo.metadata")),
+    ("data", ("zoo.data", "zoo.raw", "zoo.imageio")),
     ("models", ("zoo.registry", "zoo.checkpoint", "zoo.configcheck", "zoo.modelfile", "zoo.factory")),
     ("inference", ("zoo.infer", "zoo.baselines")),
     ("export", ("zoo.export",)),

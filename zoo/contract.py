@@ -1,13 +1,17 @@
 """The model contract: what zoo reads from a model, and what a model that declares nothing gets.
 
 A model is an ``nn.Module`` that maps an image batch ``(N, C, H, W)`` to one of the same shape.
-It may declare two things, as plain attributes (on the class or the instance):
+It may declare three things, as plain attributes (on the class or the instance):
 
 - ``size_multiple``: the input sizes it runs on without padding of its own (the wavelet networks
   declare 8, for their three Haar levels). Tiles start on this grid, tile and overlap are kept to
   multiples of it, and training patches must be multiples of it. Default: 1, any size.
 - ``in_channels``: the channel count it takes. Its factory's ``in_channels`` keyword, when it
   has one, says the same and wins. Default: the input channels of its first ``nn.Conv2d``.
+- ``noise_channels``: a noise-aware model takes its ``in_channels`` image channels followed by
+  this many channels of a noise-level map (:mod:`zoo.ops.noisemap`) and returns the image's
+  ``in_channels``; zoo's inference builds the map (:mod:`zoo.infer.conditioning`). Default: 0,
+  a blind model.
 
 zoo records four attributes on the models it builds; they are zoo's to write (see
 :func:`record_build` and :func:`record_weights`), and every reader goes through this module:
@@ -78,6 +82,14 @@ def input_channels_if_known(model: nn.Module) -> int | None:
         return declared
     first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     return None if first_conv is None else first_conv.in_channels
+
+
+def noise_channels(model: object) -> int:
+    """How many noise-map channels ``model`` (or a runner of it) takes after its image: 0 when blind."""
+    declared = getattr(model, "noise_channels", 0)
+    if isinstance(declared, bool) or not isinstance(declared, int) or declared < 0:
+        raise ZooError(f"model '{model_name(model)}' declares noise_channels {declared!r}: it must be an int >= 0")
+    return declared
 
 
 def input_channels(model: nn.Module) -> int:

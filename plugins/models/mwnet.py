@@ -11,6 +11,7 @@ Module names follow the released checkpoints (docs/networks.md), so their files 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,18 +48,23 @@ def _conv(in_channels: int, out_channels: int) -> nn.Conv2d:
 class MWNet(nn.Module):
     """Three-level Haar wavelet U-Net that adds a learned residual to its input.
 
-    Any input size: the model reflect-pads to a multiple of 8 and crops back.
+    Any input size: the model reflect-pads to a multiple of 8 and crops back. A noise-aware one
+    (``noise_map``) takes its ``in_channels`` image channels followed by as many channels of a
+    noise-level map (:mod:`zoo.ops.noisemap`): the map goes through the head's DWT with the
+    image and into the first convolution, and the output is the image's ``in_channels``.
     """
 
     size_multiple = 8
 
-    def __init__(self, in_channels: int, widths: Sequence[int], act: str, groups: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, in_channels: int, widths: Sequence[int], act: str, groups: Sequence[Mapping[str, Any]],
+                 noise_map: bool = False) -> None:
         super().__init__()
         self.in_channels = in_channels  # the first conv sees 4x as many (after the head's DWT)
+        self.noise_channels = in_channels if noise_map else 0
         c, (w1, w2, w3) = in_channels, widths
         g = [BlockGroup(widths[level], **spec) for spec, level in zip(groups, GROUP_LEVELS)]
         self.head = HaarDWT()
-        self.down1 = nn.Sequential(_conv(4 * c, w1), make_activation(act), g[0])
+        self.down1 = nn.Sequential(_conv(4 * (c + self.noise_channels), w1), make_activation(act), g[0])
         self.down2 = nn.Sequential(HaarDWT(), _conv(4 * w1, w2), make_activation(act), g[1])
         self.down3 = nn.Sequential(HaarDWT(), _conv(4 * w2, w3), make_activation(act))
         self.middle = g[2]
@@ -75,8 +81,26 @@ class MWNet(nn.Module):
         m = self.middle(self.down3(c3))
         c5 = self.up1(m) + c3
         c6 = self.up2(c5) + c2
-        c7 = self.up3(c6) + c1
+        c7 = self.up3(c6) + c1[:, :4 * self.in_channels]  # the DWT keeps each input channel's 4 bands together
         return self.tail(c7)[..., :height, :width]
+
+
+def with_noise_map(blind: MWNet) -> MWNet:
+    """The noise-aware twin of a blind network, computing exactly what it computes until trained:
+    the first convolution's new inputs (the map's Haar bands) start at zero weight. Fine-tuning
+    it from there teaches the network to use the map (issue 23's shipped models started so)."""
+    if blind.noise_channels:
+        raise ValueError("the network is noise-aware already")
+    aware = copy.deepcopy(blind)
+    first = blind.down1[0]
+    widened = nn.Conv2d(2 * first.in_channels, first.out_channels, 3, padding=1)
+    with torch.no_grad():
+        widened.weight.zero_()
+        widened.weight[:, :first.in_channels] = first.weight
+        widened.bias.copy_(first.bias)
+    aware.down1[0] = widened
+    aware.noise_channels = blind.in_channels
+    return aware
 
 
 def _group_specs(groups: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -101,27 +125,33 @@ def mwnet(
     widths: Sequence[int] = (96, 128, 128),
     act: str = "prelu",
     groups: Mapping[str, Any] | Sequence[Mapping[str, Any]] = ({"block": "rcab", "depth": 20, "tail": True},),
+    noise_map: bool = False,
 ) -> MWNet:
     """The generic skeleton from plain data, e.g. an architecture-search result.
 
     ``groups`` is one spec for all five groups or five specs (down1, down2, middle, up2, up3),
-    each ``{"block": NAME, "depth": INT, "tail": BOOL, "options": {...}}``.
+    each ``{"block": NAME, "depth": INT, "tail": BOOL, "options": {...}}``. ``noise_map``: the
+    network also takes a noise-level map (noise-aware).
     """
     if len(widths) != 3 or any(int(w) < 1 for w in widths):
         raise ValueError(f"widths must be 3 positive ints, got {widths}")
-    return MWNet(int(in_channels), [int(w) for w in widths], act, _group_specs(groups))
+    return MWNet(int(in_channels), [int(w) for w in widths], act, _group_specs(groups), bool(noise_map))
 
 
-def mwresnet(in_channels: int = 1, widths: Sequence[int] = (160, 256, 256), depth: int = 4) -> MWNet:
+def mwresnet(in_channels: int = 1, widths: Sequence[int] = (160, 256, 256), depth: int = 4,
+             noise_map: bool = False) -> MWNet:
     """The "original network": plain residual blocks, ReLU, no group tail (25.5 M params raw)."""
-    return mwnet(in_channels, widths, "relu", {"block": "residual", "depth": depth, "options": {"act": "relu"}})
+    return mwnet(in_channels, widths, "relu", {"block": "residual", "depth": depth, "options": {"act": "relu"}},
+                 noise_map)
 
 
-def mwrcanet(in_channels: int = 1, widths: Sequence[int] = (96, 128, 128), depth: int = 20) -> MWNet:
+def mwrcanet(in_channels: int = 1, widths: Sequence[int] = (96, 128, 128), depth: int = 20,
+             noise_map: bool = False) -> MWNet:
     """The "siamese network": RCAB groups with a tail conv and group residual, PReLU (27.2 M raw)."""
-    return mwnet(in_channels, widths, "prelu", {"block": "rcab", "depth": depth, "tail": True})
+    return mwnet(in_channels, widths, "prelu", {"block": "rcab", "depth": depth, "tail": True}, noise_map)
 
 
-def mwdensenet(in_channels: int = 1, widths: Sequence[int] = (96, 128, 128), depth: int = 20) -> MWNet:
+def mwdensenet(in_channels: int = 1, widths: Sequence[int] = (96, 128, 128), depth: int = 20,
+               noise_map: bool = False) -> MWNet:
     """The dense-block variant of the search space at mwrcanet's widths."""
-    return mwnet(in_channels, widths, "prelu", {"block": "dense", "depth": depth, "tail": True})
+    return mwnet(in_channels, widths, "prelu", {"block": "dense", "depth": depth, "tail": True}, noise_map)

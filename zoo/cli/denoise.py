@@ -14,11 +14,16 @@ from zoo.cli import imagejob
 from zoo.cli.engine import add_engine, say
 from zoo.cli.options import add_device, add_tiling, add_weights, check_tiling_options
 from zoo.cli.ranks import Ranks
+from zoo.contract import noise_channels
 from zoo.errors import ZooError, first_line
 from zoo.export.engines import ENGINES, EngineChoice, choose_engine
 from zoo.factory import create_model
 from zoo.imageio import RAW_SUFFIXES
+from zoo.contract import input_channels
 from zoo.infer import denoise
+from zoo.infer.budget import BUDGET_ENV, auto_tile, bytes_per_pixel, conv_profile, memory_budget
+from zoo.limits import check_threads
+from zoo.infer.conditioning import MAX_STRENGTH, check_strength
 from zoo.version import __version__
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif", "npy": ".npy", "dng": ".dng"}
@@ -43,6 +48,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_weights(parser)
     add_device(parser)
     add_engine(parser, ENGINES)
+    parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: as many as torch uses)")
+    parser.add_argument("--memory-budget", metavar="SIZE",
+                        help=f"tile an image on its own when its untiled pass is estimated to need more (e.g. 1500M, 4G; "
+                        f"0: never; default ${BUDGET_ENV}, else 2G or half the free memory); --tile overrides it")
     parser.set_defaults(run=run)
 
 
@@ -60,9 +69,33 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["same", *OUTPUT_FORMATS], default="same",
                         help="output format in a folder (default: as the input; camera raw gives .dng, JPEG .png)")
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x the time)")
+    parser.add_argument("--strength", type=_strength, default=1.0, metavar="S",
+                        help="a noise-aware model: how much noise to remove, 0 (the input as it is) to 2; 1 (default) "
+                        "is the level estimated or given; lower keeps more fine detail (and noise), higher smooths more")
+    parser.add_argument("--noise-level", type=_noise_level, metavar="SIGMA|SHOT,READ",
+                        help="a noise-aware model: the noise level instead of the estimate: a standard deviation in "
+                        "image units (0-1, e.g. 0.02), or a raw mosaic's shot and read variances (sigma^2 = shot x + read)")
     add_tiling(parser)
     imagejob.add_arguments(parser)
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+
+def _strength(text: str) -> float:
+    try:
+        return check_strength(float(text))
+    except (ValueError, ZooError):
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to {MAX_STRENGTH:g}, got {text!r}") from None
+
+
+def _noise_level(text: str) -> float | tuple[float, float]:
+    parts = text.split(",")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(0.0 <= v < 1.0 for v in values):  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"expected a standard deviation (0-1) or SHOT,READ, got {text!r}")
+    return values[0] if len(values) == 1 else (values[0], values[1])
 
 
 def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: bool, name: str | None = None,
@@ -110,8 +143,16 @@ def expand_inputs(inputs: list[str], recursive: bool) -> list[tuple[Path, Path |
 
 
 def run(args: argparse.Namespace) -> int:
-    return denoise_files(args, lambda: choose_engine(create_model(args.model, weights=args.weights), engine=args.engine,
-                                                     dtype=args.dtype, device=args.device, log=say), args.model)
+    def choose() -> EngineChoice:
+        model = create_model(args.model, weights=args.weights)
+        engine = args.engine
+        if noise_channels(model):  # its map is built beside the network, which zoo runs through PyTorch
+            if engine not in ("auto", "torch"):
+                raise ZooError(f"{args.model} is noise-aware: it runs with --engine torch (or auto)")
+            engine = "torch"
+        return choose_engine(model, engine=engine, dtype=args.dtype, device=args.device, log=say)
+
+    return denoise_files(args, choose, args.model)
 
 
 def denoise_files(args: argparse.Namespace, choose: Callable[[], EngineChoice], label: str) -> int:
@@ -121,6 +162,9 @@ def denoise_files(args: argparse.Namespace, choose: Callable[[], EngineChoice], 
     the inputs are split across the ranks (:mod:`zoo.cli.ranks`) and rank 0 prints the summary."""
     ranks = Ranks.from_environment()
     with ranks.errors_from_main():
+        if getattr(args, "threads", None) is not None:  # before any engine starts: each takes torch's count
+            check_threads(args.threads)
+            torch.set_num_threads(args.threads)
         found = expand_inputs(args.inputs, getattr(args, "recursive", False))
         inputs = [source for source, _ in found]
         output = Path(args.output)
@@ -156,6 +200,22 @@ def _denoise_share(args: argparse.Namespace, choose: Callable[[], EngineChoice],
         chosen = choose()
         runner = chosen.runner
         check_tiling_options(args, runner.size_multiple)  # on the model's own grid, before any image is read
+    with ranks.errors_from_main():
+        budget = memory_budget(getattr(args, "memory_budget", None)) if chosen.model is not None else None
+        per_pixel = bytes_per_pixel(conv_profile(chosen.model, input_channels(chosen.model), runner.size_multiple)) \
+            if budget else 0.0
+
+    def tiles(data) -> int | None:
+        """--tile, else a tile from the memory budget when the untiled pass would exceed it."""
+        if args.tile is not None or not budget:
+            return args.tile
+        height, width = data.shape[-2:]
+        tile = auto_tile(per_pixel, height, width, budget, runner.size_multiple, args.overlap)
+        if tile is not None and ranks.main:
+            tqdm.write(f"zoo: {height}x{width}: tiles of {tile} (untiled about {per_pixel * height * width / 2**20:.0f} MiB, "
+                       f"over the {budget / 2**20:.0f} MiB memory budget: --memory-budget or --tile)", file=sys.stderr)
+        return tile
+
     notes = getattr(runner, "notes", [])
     if ranks.main:
         spread = f", {ranks.world} ranks" if ranks.several else ""
@@ -170,8 +230,8 @@ def _denoise_share(args: argparse.Namespace, choose: Callable[[], EngineChoice],
                 raise ZooError(f"{target} exists (use --force to overwrite)")
             imagejob.denoise_file(
                 source, target, args,
-                lambda data: denoise(runner, data, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap,
-                                     progress=ranks.main),
+                lambda data: denoise(runner, data, ensemble=args.ensemble, tile=tiles(data), overlap=args.overlap,
+                                     progress=ranks.main, noise_level=args.noise_level, strength=args.strength),
                 in_channels=getattr(runner, "in_channels", None), label=label, software=f"zoo {__version__} ({label})")
         except ZooError as exc:
             failures += 1

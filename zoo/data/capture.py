@@ -39,7 +39,9 @@ class CaptureSettings:
     Noise: ``log10(shot)`` uniform over the SIDD-calibrated range widened by ``extend_low`` and
     ``extend_high`` decades (cleaner and noisier cameras than SIDD's phones), ``read`` from
     SIDD's relation. Exposure: ``highlights`` and ``shadows`` with these probabilities.
-    sRGB only: JPEG with probability ``jpeg``, quality uniform in ``jpeg_quality``.
+    sRGB only: JPEG with probability ``jpeg``, quality uniform in ``jpeg_quality``; with
+    probability ``phone_lowlight`` a phone's low-light shot: the noise scaled so that the noisy
+    sRGB image is ``phone_psnr`` dB (uniform) from the clean one (:mod:`zoo.data.phone`).
     """
 
     extend_low: float = 0.5
@@ -48,6 +50,8 @@ class CaptureSettings:
     shadows: float = 0.15
     jpeg: float = 0.6
     jpeg_quality: tuple[int, int] = (60, 98)
+    phone_lowlight: float = 0.25
+    phone_psnr: tuple[float, float] = (13.0, 22.0)
 
 
 DEFAULT_SETTINGS = CaptureSettings()

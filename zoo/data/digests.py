@@ -151,6 +151,9 @@ def explain(set_name: str, trace: Trace) -> str:
     if drift is None:
         return f"every step of {set_name} matches its reference digests"
     item, step = drift
+    if item not in pinned["steps"] or item not in trace.steps:
+        return (f"block {item} is {'not' if item not in pinned['steps'] else 'no longer'} in the reference build: "
+                "the recipe differs from the one its digests were pinned with")
     moved = moved_libraries(pinned)
     why = (f"libraries that differ from the reference build: {', '.join(moved)}" if moved else
            "with the reference build's library versions, so the step depends on the CPU or platform: "

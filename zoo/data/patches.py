@@ -22,6 +22,11 @@ from zoo.data.sidd import MediumScene
 from zoo.data.unprocess import random_unprocess_params, unprocess
 from zoo.errors import ZooError
 from zoo.ops.dihedral import TRANSFORMS
+from zoo.ops.noisemap import empirical_nlf, sigma_map
+
+#: Where a training pair's noise level is measured (denser in the shadows, where it changes fastest).
+NLF_KNOTS = torch.linspace(0.0, 1.0, 9) ** 2
+NLF_JITTER = 0.1  # log-normal spread of the level a network is told in training
 
 
 class Source(Protocol):
@@ -124,6 +129,26 @@ class Mixture:
 
     def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
         return self.sources[int(rng.choice(len(self.sources), p=self.weights))].sample(rng, patch)
+
+
+class NoiseMapped:
+    """A source for noise-aware networks: each noisy patch carries its noise map, its C image
+    channels followed by C channels of the map (:mod:`zoo.ops.noisemap`). The map is built from
+    the pair's own noise level (the standard deviation of noisy - clean at each intensity, what an
+    estimator measures), scaled by a log-normal factor of spread ``jitter``: a network that takes
+    an estimate for exact would be thrown by the estimator's error."""
+
+    def __init__(self, inner: Source, jitter: float = NLF_JITTER) -> None:
+        self.inner, self.jitter, self.channels = inner, jitter, inner.channels
+
+    def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
+        noisy, clean = self.inner.sample(rng, patch)
+        mosaic = self.channels == 1
+        noisy_t = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))
+        level = empirical_nlf(noisy_t, torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)), NLF_KNOTS,
+                              mosaic=mosaic) * float(np.exp(rng.normal(0.0, self.jitter)))
+        sigma = sigma_map(noisy_t[None], NLF_KNOTS, level[None], mosaic=mosaic)[0].numpy()
+        return np.concatenate([noisy, sigma]), clean
 
 
 def make_batch(source: Source, *, seed: int, step: int, rank: int, batch: int, patch: int,

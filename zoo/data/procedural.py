@@ -12,6 +12,9 @@ from the ``rng`` it is given (the same seed gives the same image).
   (aliased) or anti-aliased edges: screenshots, documents, signs.
 - :func:`gradient`: smooth linear and radial ramps with slow undulations: skies, walls, studio
   backdrops, where any leftover noise or blotch shows.
+- :func:`textures`: regular fine texture (meshes, woven fabric, stripes, dot grids) at periods of
+  2.5-16 pixels, any angle, with some perspective: the chair backs, shirts and screens a denoiser
+  must not flatten, and which photographs of a few scenes barely show.
 """
 
 from __future__ import annotations
@@ -205,4 +208,48 @@ def gradient(rng: np.random.Generator, size: int) -> np.ndarray:
     return image.clip(0.0, 1.0)
 
 
-GENERATORS: dict[str, Generator] = {"deadleaves": dead_leaves, "graphics": graphics, "gradients": gradient}
+TEXTURE_SUPERSAMPLING = 4  # drawn at 4x and averaged down: edges anti-aliased, no moire of our own
+
+
+def _pattern(kind: str, u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Coverage in [0, 1] of a regular pattern over coordinates ``u``, ``v`` in periods."""
+    fu, fv = u % 1.0, v % 1.0
+    if kind == "mesh":  # two families of threads with open cells between them
+        width = rng.uniform(0.12, 0.45)
+        return ((fu < width) | (fv < width * rng.uniform(0.5, 1.5))).astype(np.float64)
+    if kind == "fabric":  # plain weave: over one, under one
+        warp = 0.5 + 0.5 * np.cos(2.0 * math.pi * fu)
+        weft = 0.5 + 0.5 * np.cos(2.0 * math.pi * fv)
+        over = (np.floor(u) + np.floor(v)) % 2 == 0
+        return np.where(over, warp * (0.6 + 0.4 * weft), weft * (0.6 + 0.4 * warp))
+    if kind == "stripes":
+        return (fu < rng.uniform(0.3, 0.7)).astype(np.float64)
+    radius = rng.uniform(0.15, 0.4)  # dots on a grid
+    return (np.hypot(fu - 0.5, fv - 0.5) < radius).astype(np.float64)
+
+
+def textures(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A regular texture: a mesh, a fabric, stripes or dots, of a random period, angle, colours
+    and perspective, under uneven light."""
+    kind = ("mesh", "fabric", "stripes", "dots")[int(rng.integers(4))]
+    side = size * TEXTURE_SUPERSAMPLING
+    yy, xx = (np.mgrid[0:side, 0:side] + 0.5) / TEXTURE_SUPERSAMPLING  # output pixels
+    angle = rng.uniform(0.0, math.pi)
+    period = 2.5 * 2.0 ** rng.uniform(0.0, math.log2(16.0 / 2.5))
+    ratio = 1.0 if rng.uniform() < 0.5 else rng.uniform(0.6, 1.6)  # square cells or not
+    tilt = rng.uniform(-0.6, 0.6)  # perspective: the period grows or shrinks down the frame
+    scale = period * (1.0 + tilt * (yy / size - 0.5))
+    u = (xx * math.cos(angle) + yy * math.sin(angle)) / scale + rng.uniform()
+    v = (-xx * math.sin(angle) + yy * math.cos(angle)) / (scale * ratio) + rng.uniform()
+    coverage = _pattern(kind, u, v, rng)
+    ink, paper = random_colour(rng), random_colour(rng)
+    if abs(ink.mean() - paper.mean()) < 0.15:  # a texture too faint to see teaches nothing
+        ink = paper * 0.35 if paper.mean() > 0.5 else paper + (1.0 - paper) * 0.65
+    image = paper + coverage[..., None] * (ink - paper)
+    image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    light = gradient(rng, size).mean(-1, keepdims=True)  # uneven light over the cloth
+    return (image * (0.7 + 0.6 * light)).clip(0.0, 1.0)
+
+
+GENERATORS: dict[str, Generator] = {"deadleaves": dead_leaves, "graphics": graphics, "gradients": gradient,
+                                    "textures": textures}

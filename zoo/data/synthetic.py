@@ -17,6 +17,7 @@ import dataclasses
 
 from zoo.data.capture import DEFAULT_SETTINGS, CaptureSettings, random_capture
 from zoo.data.natural import load_srgb, split
+from zoo.data.phone import random_phone_capture
 from zoo.data.procedural import GENERATORS
 from zoo.errors import ZooError
 
@@ -24,7 +25,8 @@ DOMAINS = {"raw": 1, "srgb": 3}  # domain -> channels
 CONTENTS = ("natural", *GENERATORS)
 # The shipped weights' mixture: photographs first (what users denoise), then procedural content
 # for what a few photographs lack (edges at all scales, text and graphics, smooth ramps).
-MIXED = {"natural": 0.5, "deadleaves": 0.2, "graphics": 0.2, "gradients": 0.1}
+# Regular textures (meshes, fabrics) since issue 23: a network that never saw them flattens them.
+MIXED = {"natural": 0.4, "deadleaves": 0.15, "graphics": 0.15, "gradients": 0.1, "textures": 0.2}
 EXTREMES = {"highlights": dataclasses.replace(DEFAULT_SETTINGS, highlights=1.0, shadows=0.0),
             "shadows": dataclasses.replace(DEFAULT_SETTINGS, highlights=0.0, shadows=1.0)}
 RESCALE_SHARE = 0.5  # natural crops shrunk by up to 2x: other scales, and the files' own noise and JPEG averaged away
@@ -72,6 +74,8 @@ class Captures:
         return GENERATORS[self.content](rng, patch)
 
     def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.domain == "srgb":  # developed as cameras do: no darkening learnt from clipped shadows
+            return random_phone_capture(self.clean(rng, patch), rng, self.settings)
         return random_capture(self.clean(rng, patch), rng, domain=self.domain, settings=self.settings)
 
 

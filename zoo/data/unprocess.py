@@ -168,12 +168,12 @@ def _like(values: np.ndarray, ref: Array) -> Array:
     return values.astype(ref.dtype)
 
 
-def _apply_matrix(image: Array, matrix: np.ndarray) -> Array:
+def apply_matrix(image: Array, matrix: np.ndarray) -> Array:
     """``matrix @ pixel`` for every pixel of a channels-last image."""
     return image @ _like(np.asarray(matrix).T, image)
 
 
-def _colour_index(pattern: str) -> list[tuple[int, int, int]]:
+def colour_index(pattern: str) -> list[tuple[int, int, int]]:
     """(row, column, RGB channel) for the four positions of the 2x2 tile."""
     return [(i // 2, i % 2, "RGB".index(colour)) for i, colour in enumerate(check_pattern(pattern))]
 
@@ -209,7 +209,7 @@ def mosaic(image: Array, pattern: str = "RGGB") -> Array:
         out = image.new_empty(shape)
     else:
         out = np.empty(shape, dtype=image.dtype)
-    for y, x, channel in _colour_index(pattern):
+    for y, x, channel in colour_index(pattern):
         out[..., y::2, x::2] = image[..., y::2, x::2, channel]
     return out
 
@@ -225,7 +225,7 @@ def unprocess(srgb: Array, params: UnprocessParams, pattern: str = "RGGB") -> Ar
     image = _channels_last(srgb)
     image = inverse_smoothstep(image)
     image = gamma_expansion(image)
-    image = _apply_matrix(image, params.rgb2cam)
+    image = apply_matrix(image, params.rgb2cam)
     image = _inverse_gains(image, params)
     image = image.clip(0.0, 1.0)  # the colour matrix can leave the gamut; a sensor cannot
     return mosaic(image, pattern)
@@ -244,7 +244,7 @@ def demosaic_bilinear(raw: Array, pattern: str = "RGGB") -> Array:
     is_torch = isinstance(raw, torch.Tensor)
     height, width = raw.shape[-2:]
     masks = np.zeros((3, height, width))
-    for y, x, channel in _colour_index(pattern):
+    for y, x, channel in colour_index(pattern):
         masks[channel, y::2, x::2] = 1.0
     # Red and blue: a 3x3 tent; green (on a quincunx) only its four edge neighbours.
     tent = np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
@@ -291,7 +291,7 @@ def process(raw: Array, params: UnprocessParams, pattern: str = "RGGB") -> Array
     """
     pattern = check_pattern(pattern)
     gains = np.zeros((2, 2))
-    for y, x, channel in _colour_index(pattern):
+    for y, x, channel in colour_index(pattern):
         gains[y, x] = params.gains[channel]
     if isinstance(raw, torch.Tensor):
         is_float = raw.is_floating_point()
@@ -305,7 +305,7 @@ def process(raw: Array, params: UnprocessParams, pattern: str = "RGGB") -> Array
             balanced[..., y::2, x::2] *= float(gains[y, x])
     balanced = balanced.clip(0.0, 1.0)
     image = _channels_last(demosaic_bilinear(balanced, pattern))
-    image = _apply_matrix(image, params.cam2rgb).clip(0.0, 1.0)
+    image = apply_matrix(image, params.cam2rgb).clip(0.0, 1.0)
     image = smoothstep(gamma_compression(image))
     if isinstance(image, torch.Tensor):
         return image.movedim(-1, -3)

@@ -10,11 +10,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from zoo.contract import noise_channels
 from zoo.errors import ZooError
+from zoo.infer.conditioning import Conditioned, check_strength, level_for
 from zoo.infer.ensemble import self_ensemble
 from zoo.infer.inputs import Image, to_batch
 from zoo.infer.runner import Runner, TorchRunner
 from zoo.infer.tiling import DEFAULT_OVERLAP, run_tiled
+from zoo.ops.noiselevel import NoiseLevel
 
 
 def _tqdm_progress(total: int):
@@ -32,6 +35,8 @@ def denoise(
     dtype: torch.dtype | str | None = None,
     device: torch.device | str | None = None,
     progress: bool = False,
+    noise_level: NoiseLevel | float | tuple[float, float] | None = None,
+    strength: float = 1.0,
 ) -> Image:
     """Denoise ``image`` (float in [0, 1]; (H, W), (C, H, W) or (N, C, H, W); numpy or torch).
 
@@ -44,6 +49,10 @@ def denoise(
       runs the network's convolutions in reduced precision.
     - ``model`` may also be a :class:`~zoo.infer.runner.Runner` (a prepared backend, e.g. one
       from ``zoo.export``); ``dtype`` and ``device`` then belong to the runner.
+    - A noise-aware model is told each image's noise level: ``noise_level`` (a
+      :class:`~zoo.ops.noiselevel.NoiseLevel`, a standard deviation, or a raw ``(shot, read)``
+      pair), else the level estimated from the image; ``strength`` (0 to 2) scales what it is
+      told: 0 returns the input, lower keeps more detail and noise, higher removes more.
     """
     if isinstance(model, nn.Module):
         runner: Runner = TorchRunner(model, dtype=dtype, device=device)
@@ -53,7 +62,15 @@ def denoise(
         runner = model
     else:
         raise ZooError(f"expected an nn.Module or a Runner, got {type(model).__name__}")
+    strength = check_strength(strength)
     batch, restore = to_batch(image, runner.in_channels)
+    if noise_channels(runner):
+        if strength == 0.0:
+            return restore(batch.clamp(0.0, 1.0))
+        runner = Conditioned(runner, level_for(batch[0].numpy(), batch.shape[1], noise_level), strength)
+    elif noise_level is not None or strength != 1.0:
+        raise ZooError("this model is blind (it takes no noise level): --noise-level and --strength need a "
+                       "noise-aware model")
     with torch.inference_mode():
         result = run(runner, batch, ensemble=ensemble, tile=tile, overlap=overlap, progress=progress).clamp(0.0, 1.0)  # not in place: the result may share the caller's memory
     return restore(result)

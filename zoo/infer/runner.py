@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from zoo.contract import input_channels_if_known, size_multiple
+from zoo.contract import input_channels_if_known, noise_channels, size_multiple
 from zoo.errors import ZooError
 from zoo.infer.allocator import keep_freed_memory
 from zoo.precision import DTYPES
@@ -105,6 +105,7 @@ class TorchRunner:
         self.module = torch.compile(self.model, dynamic=False) if compile else self.model
         self.size_multiple = size_multiple(model)
         self.in_channels: int | None = input_channels_if_known(model)
+        self.noise_channels = noise_channels(model)
         name = torch.cuda.get_device_name(self.torch_device) if self.torch_device.type == "cuda" else "cpu"
         layout = ", channels_last" if channels_last else ""
         self.device = f"{name} ({str(self.dtype).removeprefix('torch.')}{layout})"

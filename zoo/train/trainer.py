@@ -28,9 +28,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from zoo.checkpoint import save
-from zoo.contract import input_channels_if_known, model_config
+from zoo.contract import input_channels_if_known, model_config, noise_channels
 from zoo.data.pairs import Pair
-from zoo.data.patches import Source, make_batch
+from zoo.data.patches import NoiseMapped, Source, make_batch
 from zoo.data.specs import load_data, open_sources
 from zoo.errors import ZooError, first_line
 from zoo.evaluation import evaluate, network_denoiser
@@ -176,7 +176,7 @@ class _Training:
         clean = clean.to(device, memory_format=torch.channels_last, non_blocking=True)
         with torch.autocast(device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             output = self.net(noisy)
-        loss = loss_fn(cfg.loss, output, clean, noisy)
+        loss = loss_fn(cfg.loss, output, clean, noisy[:, :clean.shape[1]])  # a noise-aware model's map follows
         if not torch.isfinite(loss):  # stop before a NaN reaches the weights (and anything saved)
             raise TrainingDiverged(f"training diverged at step {step + 1}: the loss is {loss.item()} "
                                    f"({self._kept()}); lower --lr, or keep --clip on")
@@ -302,6 +302,8 @@ def _train(cfg: TrainConfig, ddp: Distributed, device: torch.device, amp_dtype: 
     channels = input_channels_if_known(model)  # None: the first batch will tell
     if channels is not None and data.channels != channels:
         raise ZooError(f"the model takes {channels}-channel images, the training data has {data.channels}")
+    if noise_channels(model):
+        data = NoiseMapped(data)
     cfg, val_pairs = _validation_set(cfg, channels, ddp.main)
     if ddp.main:  # one writer per run folder: a second `zoo train --out` of it is refused, not mixed in
         lock.enter_context(run_lock(cfg.out, "zoo train"))

@@ -1,0 +1,125 @@
+"""Noise-aware networks: the map beside the image, the strength a user turns, the data they
+learn from (noise where cameras have it, regular textures), and the held-out kinds that check it."""
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+from zoo.cli import main
+from zoo.data import crossdomain, phone
+from zoo.data.patches import NLF_KNOTS, NoiseMapped, make_batch
+from zoo.data.procedural import textures
+from zoo.data.specs import open_sources
+from zoo.data.unprocess import random_unprocess_params, unprocess
+from zoo.errors import ZooError
+from zoo.ops.noiselevel import NoiseLevel
+from zoo.ops.noisemap import empirical_nlf, interpolate, sigma_map
+from zoo.plugins.models.mwnet import with_noise_map
+
+
+def _tiny(channels: int, noise_map: bool = True):
+    return zoo.create_model("mwrcanet", in_channels=channels, widths=[8, 8, 8], depth=1, noise_map=noise_map)
+
+
+def test_a_noise_aware_network_takes_the_map_after_the_image_and_returns_the_image():
+    model = _tiny(3)
+    assert model.noise_channels == 3 and model.in_channels == 3
+    out = model(torch.rand(2, 6, 40, 24))
+    assert out.shape == (2, 3, 40, 24)
+
+
+def test_a_blind_network_made_noise_aware_computes_what_it_did_until_trained():
+    blind = _tiny(1, noise_map=False)
+    aware = with_noise_map(blind)
+    x = torch.rand(1, 1, 32, 32)
+    assert torch.equal(aware(torch.cat([x, torch.rand_like(x)], 1)), blind(x))
+    with pytest.raises(ValueError, match="noise-aware already"):
+        with_noise_map(aware)
+
+
+def test_the_map_is_the_level_at_each_pixels_local_mean():
+    knots = torch.tensor([0.0, 0.5, 1.0])
+    sigma = torch.tensor([[[0.01, 0.03, 0.05]]])
+    flat = torch.full((1, 1, 16, 16), 0.25)
+    np.testing.assert_allclose(sigma_map(flat, knots, sigma).numpy(), 0.02, rtol=1e-6)
+    np.testing.assert_allclose(interpolate(torch.tensor([[[[-1.0, 2.0]]]]), knots, sigma).numpy(), [[[[0.01, 0.05]]]])
+    # A mosaic: each pixel takes its CFA plane's function (R, G1, G2, B in row-major order).
+    planes = torch.tensor([[[0.01] * 3, [0.02] * 3, [0.03] * 3, [0.04] * 3]])
+    mosaic_map = sigma_map(torch.full((1, 1, 8, 10), 0.3), knots, planes, mosaic=True)[0, 0]
+    assert mosaic_map[0, 0] == pytest.approx(0.01) and mosaic_map[0, 1] == pytest.approx(0.02)
+    assert mosaic_map[1, 0] == pytest.approx(0.03) and mosaic_map[1, 1] == pytest.approx(0.04)
+
+
+def test_the_training_maps_hold_the_pairs_own_noise_level():
+    rng = np.random.default_rng(0)
+    clean = np.repeat(np.linspace(0.05, 0.95, 96)[None, :], 96, 0)[None].astype(np.float32)
+    noisy = (clean + rng.standard_normal(clean.shape) * np.sqrt(0.01 * clean + 1e-4)).astype(np.float32)
+    level = empirical_nlf(torch.from_numpy(noisy), torch.from_numpy(clean), NLF_KNOTS, mosaic=True)
+    truth = np.sqrt(0.01 * NLF_KNOTS.numpy() + 1e-4)
+    inside = slice(3, 8)  # the knots within the pair's intensities (0.14-0.77); beyond them it is held constant
+    np.testing.assert_allclose(level.numpy()[:, inside], np.broadcast_to(truth[inside], (4, 5)), rtol=0.1)
+    source = NoiseMapped(open_sources(["mixed-srgb"]))
+    noisy_batch, clean_batch = make_batch(source, seed=3, step=0, rank=0, batch=2, patch=32)
+    assert noisy_batch.shape == (2, 6, 32, 32) and clean_batch.shape == (2, 3, 32, 32)
+    told = noisy_batch[:, 3:].mean((1, 2, 3))
+    actual = (noisy_batch[:, :3] - clean_batch).std((1, 2, 3))
+    np.testing.assert_allclose(told.numpy(), actual.numpy(), rtol=0.5)  # within the jitter and binning
+
+
+def test_strength_zero_leaves_the_input_and_a_blind_model_refuses_a_level():
+    image = np.random.default_rng(1).uniform(size=(3, 24, 24)).astype(np.float32)
+    assert np.array_equal(zoo.denoise(_tiny(3), image, strength=0.0), image)
+    for bad in ({"strength": 2.5}, {"strength": float("nan")}):
+        with pytest.raises(ZooError, match="strength must be between 0 and 2"):
+            zoo.denoise(_tiny(3), image, **bad)
+    with pytest.raises(ZooError, match="blind"):
+        zoo.denoise(_tiny(3, noise_map=False), image, strength=0.5)
+    with pytest.raises(ZooError, match="blind"):
+        zoo.denoise(_tiny(3, noise_map=False), image, noise_level=0.02)
+
+
+def test_what_the_network_is_told_follows_the_level_and_the_strength(monkeypatch):
+    told = []
+    model = _tiny(3)
+    original = model.forward
+    monkeypatch.setattr(model, "forward", lambda x: told.append(x[:, 3:].mean().item()) or original(x))
+    image = np.full((3, 32, 32), 0.5, dtype=np.float32)
+    for strength in (0.5, 1.0, 2.0):
+        zoo.denoise(model, image, noise_level=0.04, strength=strength, device="cpu")
+    zoo.denoise(model, image, noise_level=NoiseLevel.from_shot_read(0.0, 0.0016, channels=3), device="cpu")
+    np.testing.assert_allclose(told, [0.02, 0.04, 0.08, 0.04], rtol=1e-5)
+
+
+def test_the_phone_pipeline_keeps_the_clean_brightness_where_nothing_clips():
+    rng = np.random.default_rng(2)
+    camera = random_unprocess_params(rng)
+    clean = unprocess(np.full((128, 128, 3), 0.45), camera, "RGGB")  # a mid-grey wall
+    noise = phone.sensor_noise(clean, 2e-3, 1e-5, rng)
+    noisy, clean_srgb = phone.phone_develop(clean, noise, camera, phone.InCamera(quality=None))
+    assert (noisy > 0).all() and (noisy < 1).all()
+    np.testing.assert_allclose(noisy.mean((0, 1)), clean_srgb.mean((0, 1)), atol=2e-3)
+    at, _, scale = phone.at_psnr(clean, noise, camera, phone.InCamera(quality=90), 18.0)
+    assert phone.psnr(at, clean_srgb) == pytest.approx(18.0, abs=0.5) and scale > 1
+
+
+def test_textures_are_regular_and_drawn_from_the_seed():
+    first, again = textures(np.random.default_rng(5), 64), textures(np.random.default_rng(5), 64)
+    assert np.array_equal(first, again) and first.shape == (64, 64, 3)
+    spectrum = np.abs(np.fft.fft2(first.mean(-1) - first.mean()))
+    assert spectrum.max() > 20 * np.median(spectrum)  # a few strong frequencies: a pattern, not noise
+
+
+def test_the_held_out_sets_have_the_texture_and_phone_lowlight_kinds():
+    pairs = zoo.evaluation.load_data("crossdomain-srgb")
+    phones = [p for p in pairs if p.tags["kind"] == "phone-lowlight"]
+    assert len(phones) == 4 * crossdomain.LEVELS and any(p.tags["kind"] == "texture" for p in pairs)
+    psnrs = [10 * np.log10(1 / np.mean((p.noisy.astype(np.float64) - p.clean) ** 2)) for p in phones]
+    assert 14.5 <= min(psnrs) and max(psnrs) <= 20.5  # a phone's low-light shots: 15-20 dB
+
+
+def test_zoo_denoise_strength_flags_are_one_line_errors_when_out_of_range(tmp_path, capsys):
+    for flag, value, says in (("--strength", "3", "expected a number from 0 to 2"),
+                              ("--noise-level", "nan", "standard deviation")):
+        code = main(["denoise", "mwrcanet-srgb-demo", str(tmp_path / "x.png"), "-o", str(tmp_path / "y.png"), flag, value])
+        assert code == 2 and says in capsys.readouterr().err

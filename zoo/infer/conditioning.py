@@ -1,0 +1,78 @@
+"""Running a noise-aware network: the image's noise level, a strength, and the map built from them.
+
+A noise-aware model (``noise_channels`` > 0, :mod:`zoo.contract`) takes its image channels
+followed by a noise-level map. The level is one per image: given (a camera file's NoiseProfile, a
+calibration, ``--noise-level``) or estimated from the whole image once (:mod:`zoo.ops.noiselevel`);
+the map is then built per call from the batch the runner sees (:mod:`zoo.ops.noisemap`), so
+tiles and the self-ensemble need nothing of it. ``strength`` scales what the network is told:
+1 is the level as given or estimated, below 1 keeps more of the image (and its noise), above 1
+(up to 2) removes more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from zoo.errors import ZooError
+from zoo.infer.runner import Runner
+from zoo.ops.noiselevel import NoiseLevel, estimate_noise
+from zoo.ops.noisemap import sigma_map
+
+MAX_STRENGTH = 2.0
+
+
+def check_strength(strength: float) -> float:
+    """``strength`` as a float in [0, 2], or a one-line error."""
+    value = float(strength)
+    if not 0.0 <= value <= MAX_STRENGTH:  # also refuses NaN
+        raise ZooError(f"strength must be between 0 and {MAX_STRENGTH:g}, got {strength}")
+    return value
+
+
+def level_for(image: np.ndarray, channels: int, level: NoiseLevel | float | tuple[float, float] | None) -> NoiseLevel:
+    """The noise level of one image ``(C, H, W)``: as given, or estimated from it.
+
+    A float is a standard deviation for every channel and intensity; a ``(shot, read)`` pair the
+    raw noise model ``sigma^2 = shot * x + read``.
+    """
+    mosaic = channels == 1
+    planes = 4 if mosaic else channels
+    if level is None:
+        return estimate_noise(np.asarray(image, dtype=np.float32), mosaic=mosaic)
+    if isinstance(level, NoiseLevel):
+        if level.sigma.shape[0] not in (1, planes):
+            raise ZooError(f"the noise level has {level.sigma.shape[0]} channels; this model needs {planes}")
+        return level
+    if isinstance(level, tuple | list) and len(level) == 2:
+        shot, read = (float(v) for v in level)
+        if not (np.isfinite(shot) and np.isfinite(read) and shot >= 0 and read >= 0):
+            raise ZooError(f"a (shot, read) noise level must be two non-negative numbers, got {level}")
+        return NoiseLevel.from_shot_read(shot, read, channels=planes)
+    sigma = float(level)  # type: ignore[arg-type]
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise ZooError(f"a noise level must be a non-negative standard deviation, got {level}")
+    return NoiseLevel(knots=np.array([0.0, 1.0]), sigma=np.full((planes, 2), sigma))
+
+
+@dataclass
+class Conditioned:
+    """A runner of a noise-aware network that appends each batch's noise map to it."""
+
+    inner: Runner
+    level: NoiseLevel
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.size_multiple = self.inner.size_multiple
+        self.in_channels = self.inner.in_channels
+        self.device = self.inner.device
+        self.knots = torch.as_tensor(np.asarray(self.level.knots), dtype=torch.float32)
+        self.sigma = torch.as_tensor(np.asarray(self.level.sigma) * self.strength, dtype=torch.float32)[None]
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        mosaic = batch.shape[1] == 1
+        sigma = self.sigma.expand(1, 4 if mosaic else batch.shape[1], -1) if self.sigma.shape[1] == 1 else self.sigma
+        return self.inner(torch.cat([batch, sigma_map(batch, self.knots, sigma, mosaic=mosaic)], 1))

@@ -1,0 +1,81 @@
+"""The noise-level map a noise-aware network is given beside its image (as FFDNet's noise map).
+
+A noise level function (NLF) gives the noise's standard deviation per channel at a few intensity
+knots; the map holds, at every pixel, the NLF of its channel at the pixel's local mean (a small
+box mean of the noisy image, so the map is smooth and the noise itself does not leak into it).
+For a Bayer mosaic the NLF has one row per CFA plane (row-major in the 2x2 tile) and each pixel
+takes its plane's.
+
+It is computed in torch from the image tile that the network sees, so that tiling and the
+self-ensemble need nothing of it (a box mean is local and symmetric), and it exports to ONNX as
+plain arithmetic. The same function makes the training maps, so the network is told at run time
+what it was told in training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+LOCAL_MEAN = 5  # box side in pixels (per CFA plane for a mosaic: 10 mosaic pixels)
+
+
+def interpolate(values: torch.Tensor, knots: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear ``sigma(values)`` per channel, constant beyond the end knots.
+
+    ``values`` ``(N, P, H, W)``, ``knots`` ``(K,)`` increasing, ``sigma`` ``(N or 1, P, K)``.
+    Written as a sum of clamped ramps (no gather), which every engine runs.
+    """
+    s = sigma.to(values.dtype)[..., None, None]  # (N, P, K, 1, 1)
+    out = values * 0 + s[:, :, 0]
+    for j in range(1, knots.shape[0]):
+        span = float(knots[j] - knots[j - 1])
+        ramp = ((values - float(knots[j - 1])) / max(span, 1e-12)).clamp(0.0, 1.0)
+        out = out + (s[:, :, j] - s[:, :, j - 1]) * ramp
+    return out
+
+
+def _local_mean(x: torch.Tensor) -> torch.Tensor:
+    pad = LOCAL_MEAN // 2
+    return F.avg_pool2d(F.pad(x, (pad, pad, pad, pad), mode="replicate"), LOCAL_MEAN, stride=1)
+
+
+def sigma_map(x: torch.Tensor, knots: torch.Tensor, sigma: torch.Tensor, *, mosaic: bool = False) -> torch.Tensor:
+    """The noise map ``(N, C, H, W)`` of an image batch ``x`` ``(N, C, H, W)``.
+
+    ``sigma`` is ``(N or 1, C, K)``, or ``(N or 1, 4, K)`` with ``mosaic`` (then C is 1).
+    """
+    if not mosaic:
+        return interpolate(_local_mean(x), knots, sigma)
+    height, width = x.shape[-2:]
+    padded = F.pad(x, (0, width % 2, 0, height % 2), mode="replicate")  # odd sizes: planes need even sides
+    planes = F.pixel_unshuffle(padded, 2)  # (N, 4, H/2, W/2): R, G1, G2, B for RGGB
+    return F.pixel_shuffle(interpolate(_local_mean(planes), knots, sigma), 2)[..., :height, :width]
+
+
+def empirical_nlf(noisy: torch.Tensor, clean: torch.Tensor, knots: torch.Tensor, *, mosaic: bool = False,
+                  min_count: int = 64) -> torch.Tensor:
+    """The true NLF of one training pair ``(C, H, W)``: per channel (per CFA plane for a mosaic),
+    the standard deviation of ``noisy - clean`` among the pixels whose clean value lies nearest
+    each knot, placed at those pixels' mean clean value and interpolated back onto the knots
+    (constant beyond the filled ones). Knots with fewer than ``min_count`` pixels are skipped; a
+    pair too small for any takes one global value. Returns ``(P, K)``."""
+    if mosaic:
+        noisy, clean = (F.pixel_unshuffle(a[None], 2)[0] for a in (noisy, clean))
+    residual, level = (noisy - clean).flatten(1).double(), clean.flatten(1).double()
+    nearest = (level[..., None] - knots.double()).abs().argmin(-1)  # (P, pixels): each pixel's knot
+    result = torch.zeros(residual.shape[0], knots.shape[0], dtype=torch.float64)
+    for p in range(residual.shape[0]):
+        counts = torch.bincount(nearest[p], minlength=knots.shape[0])
+        sums = torch.bincount(nearest[p], weights=residual[p], minlength=knots.shape[0])
+        squares = torch.bincount(nearest[p], weights=residual[p] ** 2, minlength=knots.shape[0])
+        levels = torch.bincount(nearest[p], weights=level[p], minlength=knots.shape[0]) / counts.clamp(min=1)
+        filled = counts >= min_count
+        if not filled.any():
+            result[p] = residual[p].std()
+            continue
+        variance = (squares - sums ** 2 / counts.clamp(min=1)) / (counts - 1).clamp(min=1)
+        std = variance.clamp(min=0).sqrt()
+        result[p] = torch.from_numpy(np.interp(knots.double().numpy(), levels[filled].numpy(), std[filled].numpy()))
+    return result.float()
