@@ -93,6 +93,12 @@ def plugin_output_to_stderr() -> Iterator[None]:
             os.close(saved_fd)
 
 
+def _from_the_user(exc: BaseException) -> bool:
+    """Whether ``exc`` is the user's (Ctrl-C) or the interpreter's own: everything else a
+    plugin raises, a ``BaseException`` subclass of its own included, is contained like an error."""
+    return type(exc) in (KeyboardInterrupt, GeneratorExit)  # a plugin's own subclass of them is contained
+
+
 def _distribution_rank(distribution: str) -> tuple[bool, str]:
     return (distribution != BUILTIN_DISTRIBUTION, distribution.lower())
 
@@ -146,7 +152,9 @@ class Registry:
                 obj = plugin.entry_point.load() if plugin.entry_point is not None else plugin.obj
         except SystemExit as exc:  # sys.exit() at import must not end zoo (zoo list went silent, exit 3)
             plugin.error = f"SystemExit: it called sys.exit({exc.code!r}) on import"
-        except Exception as exc:  # any import-time failure of third-party code must not spread
+        except BaseException as exc:  # any import-time failure of third-party code must not spread,
+            if _from_the_user(exc):  # a BaseException of its own too; Ctrl-C is the user's and goes on
+                raise
             plugin.error = f"{type(exc).__name__}: {first_line(exc)}"
         else:
             plugin.error = self._validate(obj)
@@ -276,7 +284,9 @@ def build_model(name: str, **config: Any) -> nn.Module:
         raise
     except (TypeError, ValueError) as exc:
         raise ZooError(f"cannot build model '{name}' with {resolved}: {first_line(exc)}") from exc
-    except (Exception, SystemExit) as exc:  # third-party code: one line naming it, never a traceback
+    except BaseException as exc:  # third-party code: one line naming it, never a traceback
+        if _from_the_user(exc):
+            raise
         raise BrokenPluginError(f"{_origin(MODELS, name)} failed to build: {type(exc).__name__}: {first_line(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise BrokenPluginError(f"model '{name}' factory returned {type(model).__name__}, not an nn.Module")
@@ -294,7 +304,9 @@ def create_block(name: str, channels: int, **options: Any) -> nn.Module:
         raise
     except (TypeError, ValueError) as exc:
         raise ZooError(f"cannot build block '{name}' with channels={channels}, options {options}: {first_line(exc)}") from exc
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        if _from_the_user(exc):
+            raise
         raise BrokenPluginError(f"{_origin(BLOCKS, name)} failed to build with channels={channels}, options {options}: "
                                 f"{type(exc).__name__}: {first_line(exc)}") from exc
 
