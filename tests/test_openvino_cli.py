@@ -57,8 +57,9 @@ def test_denoise_with_openvino_matches_pytorch_and_says_so(files, tmp_path, caps
 def test_denoise_auto_measures_and_names_its_choice(files, tmp_path, capsys, monkeypatch):
     weights, _, image, expected = files
     monkeypatch.setattr(engines, "fastest", MEASURING)
+    monkeypatch.setattr(engines, "SMALL_MODEL_GMACS", 0.0)  # the small test model is measured as a large one
     monkeypatch.setattr(engines, "measure", lambda runners, channels, **_: {
-        name: {"openvino": 1.0, "onnxruntime": 2.0, "torch": 3.0}[name] for name in runners})
+        name: [{"openvino": 1.0, "onnxruntime": 2.0, "torch": 3.0}[name]] * 4 for name in runners})
     capsys.readouterr()
     out = tmp_path / "auto.npy"
     assert main(["denoise", "mwrcanet", "--weights", str(weights), str(image), "-o", str(out), "--device", "cpu"]) == 0

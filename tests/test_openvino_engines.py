@@ -24,6 +24,7 @@ MEASURING = engines.fastest  # conftest makes auto take the first candidate; the
 def _private_cache_and_measuring(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(engines, "fastest", MEASURING)
+    monkeypatch.setattr(engines, "SMALL_MODEL_GMACS", 0.0)  # the small test model is measured as a large one
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def fake_measure(timings: dict[str, float], calls: list[list[str]]):
     """A stand-in for the probe: fixed milliseconds per engine, and a log of what it measured."""
     def measure(runners, channels, **_):
         calls.append(sorted(runners))
-        return {name: timings[name] for name in runners}
+        return {name: [timings[name]] * 4 for name in runners}
     return measure
 
 

@@ -1,11 +1,19 @@
-"""Benchmark backends: each turns a model into a Runner for ``zoo.denoise``, or says why not."""
+"""Benchmark backends: each turns a model into a Runner for ``zoo.denoise``, or says why not.
+
+The exporting backends write their ONNX files into :func:`temporary_exports`' folder, and OpenVINO
+keeps no compiled model: a benchmark's weights are random (or a file's, once), so its exports
+would only fill zoo's cache (220 MB for one ``openvino`` run of a full-size model)."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import os
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -22,6 +30,28 @@ class BackendUnavailable(Exception):
 
 
 BackendFactory = Callable[[nn.Module, torch.dtype, torch.device], Runner]
+_export_folder: list[Path] = []  # the innermost temporary_exports() folder, if any
+
+
+@contextlib.contextmanager
+def temporary_exports() -> Iterator[Path]:
+    """A folder for the exports of one benchmark, removed with everything in it afterwards."""
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-") as folder:
+        _export_folder.append(Path(folder))
+        try:
+            yield Path(folder)
+        finally:
+            _export_folder.pop()
+
+
+def _export(model: nn.Module, fp16: bool = False) -> Path:
+    """The model's export for a benchmark: in the open temporary folder, else in one made for this
+    process and removed when it exits (a script calling the backends directly)."""
+    if not _export_folder:
+        folder = Path(tempfile.mkdtemp(prefix="zoo-bench-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _export_folder.append(folder)
+    return cached_export(model, fp16=fp16, cache_dir=_export_folder[-1])
 
 
 def eager(model: nn.Module, dtype: torch.dtype, device: torch.device) -> Runner:
@@ -51,7 +81,7 @@ def onnxruntime(model: nn.Module, dtype: torch.dtype, device: torch.device, *, f
         raise BackendUnavailable("needs a GPU")
     try:
         require("onnxruntime")
-        path = cached_export(model, fp16=fp16)
+        path = _export(model, fp16=fp16)
         return OrtRunner(path, provider=provider or ("cpu" if device.type == "cpu" else None),
                          threads=torch.get_num_threads(), device_id=device.index or 0)
     except ZooError as exc:
@@ -69,7 +99,7 @@ def openvino(model: nn.Module, dtype: torch.dtype, device: torch.device, *, prec
                                                           else "pick openvino-bf16 for bfloat16"))
     try:
         require_openvino()  # before a long export, not after it
-        return OpenVinoRunner(cached_export(model), dtype=precision, threads=torch.get_num_threads())
+        return OpenVinoRunner(_export(model), dtype=precision, threads=torch.get_num_threads(), cache=False)
     except ZooError as exc:
         raise BackendUnavailable(str(exc)) from None
 

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.bench.backends import BACKENDS, BackendUnavailable
+from zoo.bench.backends import BACKENDS, BackendUnavailable, temporary_exports
 from zoo.bench.memory import PeakMemory
 from zoo.bench.peak import ConvPeak, time_call
 from zoo.bench.rounds import interleave
@@ -103,7 +103,16 @@ def run_benchmark(
     per-run fractions of it: ratios, not absolute numbers, compare across runs. The backends take
     their ``runs`` in turn, round by round; each figure carries its spread (interquartile range over
     median), and one past :data:`~zoo.bench.spread.SPREAD_LIMIT` is listed under ``warnings``.
+    Exports are made in a temporary folder, removed at the end (zoo's cache keeps none).
     """
+    with temporary_exports():
+        return _run_benchmark(model, size=size, batch=batch, backends=backends, dtype=dtype, ensemble=ensemble,
+                              tile=tile, overlap=overlap, warmup=warmup, runs=runs, device=device)
+
+
+def _run_benchmark(model: nn.Module, *, size: int, batch: int, backends: Sequence[str], dtype: torch.dtype | str | None,
+                   ensemble: bool, tile: int | None, overlap: int, warmup: int, runs: int,
+                   device: torch.device | str | None) -> dict[str, Any]:
     unknown = [name for name in backends if name not in BACKENDS]
     if unknown:
         raise ZooError(f"unknown backend {', '.join(map(repr, unknown))}; choose from {', '.join(BACKENDS)}")

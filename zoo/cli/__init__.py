@@ -11,7 +11,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from zoo.cli import bench, denoise, distill, evaluate, export, info, listing, ort, search, train
+from zoo.cli import bench, cache, denoise, distill, evaluate, export, info, listing, ort, search, train
 from zoo.errors import ZooError
 from zoo.terminal import printable
 from zoo.version import __version__
@@ -20,7 +20,7 @@ from zoo.version import __version__
 FILE_ERRORS = frozenset({errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
                          errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.ENOENT, errno.EEXIST, errno.EXDEV})
 
-COMMANDS = (listing, info, bench, denoise, evaluate, export, ort, train, distill, search)
+COMMANDS = (listing, info, bench, denoise, evaluate, export, ort, train, distill, search, cache)
 
 
 class UsageError(Exception):

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 
 AUTO_HELP = ("engine (default auto: on a GPU as before; on a CPU the fastest installed for this model and "
-             "precision, measured once on this machine and kept: delete <zoo cache>/engines.json to measure again)")
+             "precision, measured once on this machine and kept, again when the machine was busy; a small model "
+             "runs in PyTorch until its ONNX export exists; zoo cache clear to measure again)")
 
 
 def add_engine(parser: argparse.ArgumentParser, engines: Sequence[str]) -> None:
