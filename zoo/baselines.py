@@ -8,6 +8,7 @@ planes, so that no filter mixes neighbours of different colours.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 
 import numpy as np
@@ -42,6 +43,18 @@ def _nlmeans(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 BASELINES: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {"bm3d": _bm3d, "wavelet": _wavelet, "nlmeans": _nlmeans}
+PACKAGES = {"bm3d": "bm3d"}  # a baseline's own package, beyond zoo's dependencies (scikit-image)
+
+
+def check_available(names: list[str]) -> None:
+    """One line naming every baseline in ``names`` whose package is missing, and how to install
+    it: ``zoo eval`` says so before any model runs, not after scoring the others for an hour."""
+    missing = [name for name in names if name in PACKAGES and importlib.util.find_spec(PACKAGES[name]) is None]
+    if missing:
+        packages = sorted({PACKAGES[name] for name in missing})
+        raise ZooError(f"the {', '.join(missing)} baseline{'s' if len(missing) > 1 else ''} need"
+                       f"{'' if len(missing) > 1 else 's'} the {', '.join(packages)} package: "
+                       f"{pip_hint(*packages, extra='baselines')}")
 
 
 def _apply(name: str, image: np.ndarray, sigma: float) -> np.ndarray:

@@ -9,15 +9,19 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-from zoo.baselines import BASELINES
+import torch
+
+from zoo.baselines import BASELINES, check_available
+from zoo.cli.engine import add_engine, say
 from zoo.cli.jsonout import to_json
 from zoo.cli.options import add_device, add_json, add_tiling, add_weights, check_overlap, check_tiling_options
 from zoo.contract import size_multiple, weights_source
 from zoo.errors import ZooError
+from zoo.export.engines import ENGINES, choose_engine
 from zoo.evaluation import DATA_KINDS, EvalReport, baseline_denoiser, evaluate, load_data, network_denoiser
 from zoo.fileio import check_replaceable
 from zoo.factory import create_model
-from zoo.infer import TorchRunner
+from zoo.limits import check_threads
 from zoo.registry import list_models
 from zoo.table import format_table
 
@@ -41,6 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_tiling(parser)
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
     add_device(parser)
+    add_engine(parser, ENGINES)
+    parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: as many as torch uses)")
     parser.add_argument("--csv", metavar="FILE", help="write per-image scores to a CSV file")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
     add_json(parser, help="print the summary, breakdown and per-image scores as JSON (several models: "
@@ -63,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
         raise ZooError("--weights goes with exactly one network; score other weights in their own run")
     if len(set(args.models)) != len(args.models):
         raise ZooError("a model is named twice")
+    check_available([name for name in args.models if _is_baseline(name)])  # before any model runs
+    check_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)  # every engine takes torch's count
     pairs = load_data(args.data)  # a wrong set or file fails before any model is built
     if args.limit is not None:
         pairs = pairs[: args.limit]
@@ -97,8 +107,9 @@ def _denoiser(name: str, args: argparse.Namespace):
     check_tiling_options(args, size_multiple(model))
     if weights_source(model) is None:  # neither --weights nor a pretrained name
         warnings.warn(f"no --weights: scoring {name} with random initial weights", UserWarning, stacklevel=1)
-    runner = TorchRunner(model, dtype=args.dtype, device=args.device)
-    print(f"zoo: {name} on {runner.device}", file=sys.stderr)
+    choice = choose_engine(model, engine=args.engine, dtype=args.dtype, device=args.device, log=say)
+    runner = choice.runner
+    print(f"zoo: {name} on {runner.device} [{choice.engine}: {choice.reason}]", file=sys.stderr)
     return network_denoiser(runner, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap)
 
 
