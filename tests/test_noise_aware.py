@@ -91,6 +91,18 @@ def test_what_the_network_is_told_follows_the_level_and_the_strength(monkeypatch
     np.testing.assert_allclose(told, [0.02, 0.04, 0.08, 0.04], rtol=1e-5)
 
 
+def test_each_image_of_a_batch_is_told_its_own_estimated_level(monkeypatch):
+    told = []
+    model = _tiny(3)
+    original = model.forward
+    monkeypatch.setattr(model, "forward", lambda x: told.append(x[:, 3:].mean((1, 2, 3)).tolist()) or original(x))
+    rng = np.random.default_rng(4)
+    batch = np.stack([np.clip(0.5 + rng.normal(0, sigma, (3, 96, 96)), 0, 1) for sigma in (0.01, 0.08)])
+    zoo.denoise(model, batch.astype(np.float32), device="cpu")
+    quiet, loud = told[0]
+    assert quiet == pytest.approx(0.01, rel=0.3) and loud == pytest.approx(0.08, rel=0.3)
+
+
 def test_the_phone_pipeline_keeps_the_clean_brightness_where_nothing_clips():
     rng = np.random.default_rng(2)
     camera = random_unprocess_params(rng)
@@ -123,3 +135,24 @@ def test_zoo_denoise_strength_flags_are_one_line_errors_when_out_of_range(tmp_pa
                               ("--noise-level", "nan", "standard deviation")):
         code = main(["denoise", "mwrcanet-srgb-demo", str(tmp_path / "x.png"), "-o", str(tmp_path / "y.png"), flag, value])
         assert code == 2 and says in capsys.readouterr().err
+
+
+def test_a_dngs_noise_profile_is_the_level_a_noise_aware_model_is_told(tmp_path, monkeypatch):
+    pytest.importorskip("rawpy")
+    from rawfiles import scene, write_dng
+
+    import zoo.infer.engine as engine
+    from zoo.raw.meta import noise_profile
+
+    dng = write_dng(tmp_path / "shot.dng", scene(32, 48), "GRBG")  # NoiseProfile (1e-4, 1e-6) per colour
+    level = noise_profile(dng, "RGGB")
+    np.testing.assert_allclose(level.at(np.full((4, 1, 1), 0.5))[:, 0, 0], np.sqrt(1e-4 * 0.5 + 1e-6), rtol=1e-6)
+    assert noise_profile(tmp_path / "none.png", "RGGB") is None
+    told = []
+    original = engine.Conditioned
+    monkeypatch.setattr(engine, "Conditioned", lambda runner, lvls, strength: told.append(lvls[0]) or original(runner, lvls, strength))
+    zoo.register_model("tiny-aware-raw", lambda: _tiny(1))
+    assert main(["denoise", "tiny-aware-raw", str(dng), "-o", str(tmp_path / "out.dng"), "--engine", "torch"]) == 0
+    np.testing.assert_allclose(told[0].sigma, level.sigma)
+    assert main(["denoise", "tiny-aware-raw", str(dng), "-o", str(tmp_path / "out2.dng"), "--noise-level", "0.01"]) == 0
+    np.testing.assert_allclose(told[1].sigma, 0.01)

@@ -24,6 +24,7 @@ from zoo.infer import denoise
 from zoo.infer.budget import BUDGET_ENV, auto_tile, bytes_per_pixel, conv_profile, memory_budget
 from zoo.limits import check_threads
 from zoo.infer.conditioning import MAX_STRENGTH, check_strength
+from zoo.ops.noiselevel import NoiseLevel
 from zoo.version import __version__
 
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif", "npy": ".npy", "dng": ".dng"}
@@ -96,6 +97,14 @@ def _noise_level(text: str) -> float | tuple[float, float]:
     if len(values) not in (1, 2) or not all(0.0 <= v < 1.0 for v in values):  # also refuses NaN
         raise argparse.ArgumentTypeError(f"expected a standard deviation (0-1) or SHOT,READ, got {text!r}")
     return values[0] if len(values) == 1 else (values[0], values[1])
+
+
+def _told_level(args: argparse.Namespace, from_file: NoiseLevel | None, runner: object) -> object:
+    """The level a noise-aware model is told: --noise-level, else the file's (a DNG's
+    NoiseProfile), else none (estimated from the image); a blind model is told nothing."""
+    if args.noise_level is not None:
+        return args.noise_level
+    return from_file if noise_channels(runner) else None
 
 
 def output_path(source: Path, output: Path, to_folder: bool, fmt: str, is_raw: bool, name: str | None = None,
@@ -230,8 +239,9 @@ def _denoise_share(args: argparse.Namespace, choose: Callable[[], EngineChoice],
                 raise ZooError(f"{target} exists (use --force to overwrite)")
             imagejob.denoise_file(
                 source, target, args,
-                lambda data: denoise(runner, data, ensemble=args.ensemble, tile=tiles(data), overlap=args.overlap,
-                                     progress=ranks.main, noise_level=args.noise_level, strength=args.strength),
+                lambda data, level: denoise(runner, data, ensemble=args.ensemble, tile=tiles(data), overlap=args.overlap,
+                                            progress=ranks.main, strength=args.strength,
+                                            noise_level=_told_level(args, level, runner)),
                 in_channels=getattr(runner, "in_channels", None), label=label, software=f"zoo {__version__} ({label})")
         except ZooError as exc:
             failures += 1

@@ -29,6 +29,7 @@ import numpy as np
 from zoo.data.bayer import CFA_PATTERNS
 from zoo.errors import ZooError
 from zoo.imageio import JPEG_QUALITY, Image
+from zoo.ops.noiselevel import NoiseLevel
 from zoo.raw import mosaic
 
 # Models named in messages: the raw model that ships weights, and the sRGB one for photographs.
@@ -37,7 +38,8 @@ SRGB_MODEL = "mwrcanet-srgb-demo"
 RAW_OUTPUTS = ("developed", "mosaic")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
-Denoiser = Callable[[np.ndarray], np.ndarray]
+# (image, the noise level its file gives or None) -> the denoised image
+Denoiser = Callable[[np.ndarray, NoiseLevel | None], np.ndarray]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +95,8 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
     """Read ``source``, denoise it with ``run`` (float image in [0, 1] -> same) and write ``target``."""
     from zoo.imageio import read_image, write_image
     from zoo.metadata import for_output, orient
-    from zoo.raw.phase import check_bayer, from_phase, to_phase
+    from zoo.raw.meta import noise_profile
+    from zoo.raw.phase import MODEL_PATTERN, check_bayer, from_phase, to_phase
 
     image = _read(source, args)
     kind = "raw" if image.format == "raw" else "mosaic" if _is_mosaic(source, image, args, in_channels, label) else "picture"
@@ -103,14 +106,15 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
     noisy, orientation = image.data, image.metadata.orientation
     if kind == "picture":  # upright before denoising: the result is written with orientation 1
         noisy, orientation = orient(image.data, orientation), 1
-        result = run(noisy)
+        result = run(noisy, None)
     else:
         pattern = image.cfa_pattern if kind == "raw" else (args.mosaic or "RGGB")
         top = _stored_top(image)
         found = None if kind == "raw" else _mosaic_levels(source, image, args, top)
         noisy = noisy if found is None else found.normalise(noisy.astype(np.float64) * top)
         padded, offset = to_phase(noisy, check_bayer(pattern, source.name))
-        result = np.ascontiguousarray(from_phase(run(padded), offset))
+        level = noise_profile(source, MODEL_PATTERN) if kind == "raw" else None  # per position, in the model's phase
+        result = np.ascontiguousarray(from_phase(run(padded, level), offset))
         if found is not None and target.suffix.lower() == ".dng":
             _write_mosaic_dng(source, target, image, result, found, top, pattern, args, software)
             return

@@ -59,20 +59,26 @@ def level_for(image: np.ndarray, channels: int, level: NoiseLevel | float | tupl
 
 @dataclass
 class Conditioned:
-    """A runner of a noise-aware network that appends each batch's noise map to it."""
+    """A runner of a noise-aware network that appends each batch's noise map to it: ``levels``
+    holds one level for every image of the batch (all on the same knots), or one for all."""
 
     inner: Runner
-    level: NoiseLevel
+    levels: list[NoiseLevel]
     strength: float = 1.0
 
     def __post_init__(self) -> None:
         self.size_multiple = self.inner.size_multiple
         self.in_channels = self.inner.in_channels
         self.device = self.inner.device
-        self.knots = torch.as_tensor(np.asarray(self.level.knots), dtype=torch.float32)
-        self.sigma = torch.as_tensor(np.asarray(self.level.sigma) * self.strength, dtype=torch.float32)[None]
+        knots = np.asarray(self.levels[0].knots)
+        if any(not np.array_equal(level.knots, knots) for level in self.levels):
+            raise ZooError("the noise levels of one batch must share their intensity knots")
+        self.knots = torch.as_tensor(knots, dtype=torch.float32)
+        sigma = np.stack([np.asarray(level.sigma) for level in self.levels]) * self.strength
+        self.sigma = torch.as_tensor(sigma, dtype=torch.float32)  # (N or 1, planes or 1, K)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         mosaic = batch.shape[1] == 1
-        sigma = self.sigma.expand(1, 4 if mosaic else batch.shape[1], -1) if self.sigma.shape[1] == 1 else self.sigma
+        planes = 4 if mosaic else batch.shape[1]
+        sigma = self.sigma.expand(-1, planes, -1) if self.sigma.shape[1] == 1 else self.sigma
         return self.inner(torch.cat([batch, sigma_map(batch, self.knots, sigma, mosaic=mosaic)], 1))

@@ -67,7 +67,8 @@ def denoise(
     if noise_channels(runner):
         if strength == 0.0:
             return restore(batch.clamp(0.0, 1.0))
-        runner = Conditioned(runner, level_for(batch[0].numpy(), batch.shape[1], noise_level), strength)
+        images = batch if noise_level is None else batch[:1]  # estimated: a level per image; given: one for all
+        runner = Conditioned(runner, [level_for(image.numpy(), batch.shape[1], noise_level) for image in images], strength)
     elif noise_level is not None or strength != 1.0:
         raise ZooError("this model is blind (it takes no noise level): --noise-level and --strength need a "
                        "noise-aware model")

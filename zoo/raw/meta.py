@@ -20,6 +20,7 @@ import numpy as np
 
 from zoo.errors import ZooError, first_line
 from zoo.metadata import Metadata, read_metadata
+from zoo.ops.noiselevel import NoiseLevel
 from zoo.raw.phase import check_bayer
 
 D65 = 21  # EXIF LightSource: LibRaw's built-in camera matrices are Adobe's D65 ones
@@ -205,6 +206,32 @@ def _dng_tags(file: Path, shape: tuple[int, int]) -> tuple[tuple[int, int, int, 
         warnings.warn(f"{file}: DNG tags not carried over ({first_line(exc)})", stacklevel=3)
         return ()
     return tuple(tag for tag in copied if _fits(tag, shape))
+
+
+NOISE_PROFILE = 51041  # DNG 1.3: (S, O) per colour plane, sigma^2 = S x + O on the [0, 1] linear signal
+
+
+def noise_profile(file: Path, pattern: str) -> NoiseLevel | None:
+    """A DNG's NoiseProfile as the noise level of each position of the 2x2 tile (row-major, as
+    ``pattern``): one (S, O) pair for every plane, or one per colour plane (R, G, B). ``None`` for
+    a file without one, or with one that is not two non-negative finite numbers per plane."""
+    if file.suffix.lower() != ".dng":
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(file) as tif:
+            main = tif.pages.first
+            pages = [p for p in (_raw_page(tif, main), main) if p is not None]
+            tag = next((p.tags[NOISE_PROFILE] for p in pages if NOISE_PROFILE in p.tags), None)
+            values = None if tag is None else [float(v) for v in np.ravel(tag.value)]
+    except Exception:  # LibRaw reads it; tifffile could not: no level from the file
+        return None
+    if not values or len(values) not in (2, 6) or not all(math.isfinite(v) and v >= 0 for v in values):
+        return None
+    pairs = [tuple(values[i:i + 2]) for i in range(0, len(values), 2)]
+    per_position = [pairs[0] if len(pairs) == 1 else pairs["RGB".index(colour)] for colour in pattern]
+    return NoiseLevel.from_shot_read([s for s, _ in per_position], [o for _, o in per_position], channels=4)
 
 
 def _raw_page(tif: Any, main: Any) -> Any:
