@@ -8,7 +8,7 @@ precision: measured once per machine, model, precision and thread count (each en
 ``<zoo cache>/engines.json``; delete the file, or ``zoo cache clear``, to measure again.
 
 - A measurement whose calls disagree (an engine's spread, :mod:`zoo.bench.spread`, above
-  :data:`~zoo.bench.spread.SPREAD_LIMIT`: the machine was busy) is kept marked ``busy`` and taken
+  :data:`BUSY_SPREAD`, 10%: the machine was busy) is kept marked ``busy`` and taken
   again by the next run, up to :data:`BUSY_TRIES` times in a row; after that the last one stands
   (a machine that is always busy should not pay for a probe on every run).
 - A small model (under :data:`SMALL_MODEL_GMACS` GMACs per megapixel: the demo models) whose ONNX
@@ -34,13 +34,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import median
+from statistics import median, quantiles
 from typing import Any
 
 import torch
 from torch import nn
 
-from zoo.bench.spread import SPREAD_LIMIT, spread
 from zoo.cache import link_blobs, prune
 from zoo.contract import input_channels, model_config, model_name, size_multiple
 from zoo.errors import ZooError, first_line
@@ -67,6 +66,7 @@ PROBE_BLOCK = 3
 PROBE_BUDGET_S = 1.0  # timed calls per engine stop short of this (at least PROBE_MIN_CALLS of them)
 PROBE_MIN_CALLS = 4  # two rounds of two: enough for a median and a spread
 BUSY_TRIES = 3  # a busy measurement is taken again this many times in a row, then it stands
+BUSY_SPREAD = 0.10  # zoo.bench.spread.SPREAD_LIMIT: runs disagreeing by more than a tenth
 SMALL_MODEL_GMACS = 200.0  # per megapixel: the demo models (42-67) are under, the full-size ones (1846-2674) over
 Log = Callable[[str], None]
 
@@ -259,7 +259,7 @@ def fastest(builders: dict[str, Callable[[], Runner]], identity: dict[str, Any],
     runs = measure(runners, channels)
     milliseconds = {name: round(median(values), 1) for name, values in runs.items()}
     spreads = {name: spread(values) for name, values in runs.items()}
-    busy = any(value is not None and value > SPREAD_LIMIT for value in spreads.values())
+    busy = any(value is not None and value > BUSY_SPREAD for value in spreads.values())
     best = min(milliseconds, key=milliseconds.__getitem__)
     entry = {"engine": best, "milliseconds": milliseconds, "what": what, "precision": precision,
              "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -304,6 +304,16 @@ def measure(runners: dict[str, Runner], channels: int, size: int = PROBE_SIZE, r
                 denoise(runners[name], image)
                 seconds[name].append(time.perf_counter() - start)
     return {name: [round(s * 1e3, 2) for s in values] for name, values in seconds.items()}
+
+
+def spread(values: list[float]) -> float | None:
+    """Interquartile range over median, as :func:`zoo.bench.spread.spread` measures a benchmark's
+    runs (that module sits a layer above this one); None for fewer than two runs."""
+    if len(values) < 2:
+        return None
+    q1, _, q3 = quantiles(values, n=4, method="inclusive")
+    middle = median(values)
+    return (q3 - q1) / middle if middle else None
 
 
 def _reason(engine: str, milliseconds: dict[str, float], precision: str, when: str) -> str:

@@ -266,3 +266,12 @@ def test_denoise_tiles_on_its_own_past_the_budget(tmp_path, model, capsys, _thre
     assert main([*base, "-o", str(tmp_path / "y.npy"), "--threads", "0"]) == 2
     err = capsys.readouterr().err
     assert "--memory-budget" in err and "--threads must be at least 1" in err and "Traceback" not in err
+
+
+def test_the_probe_spread_is_the_benchmark_s():
+    from zoo.bench.spread import SPREAD_LIMIT
+    from zoo.bench.spread import spread as bench_spread
+
+    assert engines.BUSY_SPREAD == SPREAD_LIMIT
+    for runs in (QUIET["torch"], BUSY["torch"], [1.0, 2.0], [5.0]):
+        assert engines.spread(runs) == bench_spread(runs)
