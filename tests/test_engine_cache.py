@@ -275,3 +275,20 @@ def test_the_probe_spread_is_the_benchmark_s():
     assert engines.BUSY_SPREAD == SPREAD_LIMIT
     for runs in (QUIET["torch"], BUSY["torch"], [1.0, 2.0], [5.0]):
         assert engines.spread(runs) == bench_spread(runs)
+
+
+def test_a_model_that_cannot_be_profiled_is_not_tiled_on_its_own(tmp_path, model, capsys, monkeypatch):
+    from zoo.infer import budget
+
+    def refuse(*_, **__):
+        raise ValueError("this plugin wants 512x512 at least")
+
+    monkeypatch.setattr(budget, "conv_profile", refuse)
+    weights = zoo.save(model, tmp_path / "m.safetensors")
+    source = tmp_path / "in.npy"
+    np.save(source, np.random.default_rng(0).random((64, 64), dtype=np.float32))
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(source), "--mosaic", "RGGB",
+                 "-o", str(tmp_path / "out.npy"), "--memory-budget", "1K"]) == 0
+    err = capsys.readouterr().err
+    assert "zoo: warning: cannot estimate the memory" in err and "give --tile" in err
+    assert "tiles of" not in err and (tmp_path / "out.npy").exists()

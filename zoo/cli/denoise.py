@@ -21,7 +21,7 @@ from zoo.factory import create_model
 from zoo.imageio import RAW_SUFFIXES
 from zoo.contract import input_channels
 from zoo.infer import denoise
-from zoo.infer.budget import BUDGET_ENV, auto_tile, bytes_per_pixel, conv_profile, memory_budget
+from zoo.infer.budget import BUDGET_ENV, auto_tile, memory_budget, untiled_bytes_per_pixel
 from zoo.limits import check_threads
 from zoo.infer.conditioning import MAX_STRENGTH, check_strength
 from zoo.ops.noiselevel import NoiseLevel
@@ -211,12 +211,12 @@ def _denoise_share(args: argparse.Namespace, choose: Callable[[], EngineChoice],
         check_tiling_options(args, runner.size_multiple)  # on the model's own grid, before any image is read
     with ranks.errors_from_main():
         budget = memory_budget(getattr(args, "memory_budget", None)) if chosen.model is not None else None
-        per_pixel = bytes_per_pixel(conv_profile(chosen.model, input_channels(chosen.model), runner.size_multiple)) \
-            if budget else 0.0
+        per_pixel = untiled_bytes_per_pixel(chosen.model, input_channels(chosen.model), runner.size_multiple) \
+            if budget else None
 
     def tiles(data) -> int | None:
         """--tile, else a tile from the memory budget when the untiled pass would exceed it."""
-        if args.tile is not None or not budget:
+        if args.tile is not None or not budget or not per_pixel:
             return args.tile
         height, width = data.shape[-2:]
         tile = auto_tile(per_pixel, height, width, budget, runner.size_multiple, args.overlap)

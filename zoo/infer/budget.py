@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -110,3 +111,14 @@ def auto_tile(per_pixel: float, height: int, width: int, budget: int | None, mul
     side = int(math.sqrt(budget / per_pixel)) // multiple * multiple
     smallest = round_up(overlap, multiple) + max(multiple, MIN_TILE)
     return max(side, smallest)
+
+
+def untiled_bytes_per_pixel(model: nn.Module, in_channels: int, multiple: int = 1) -> float | None:
+    """:func:`bytes_per_pixel` of ``model``, or None (with a warning: no automatic tiling) when the
+    profiling pass fails, e.g. a plugin's model that refuses a small image."""
+    try:
+        return bytes_per_pixel(conv_profile(model, in_channels, multiple))
+    except Exception as exc:  # a model of any plugin: its own error types
+        warnings.warn(f"cannot estimate the memory of an untiled pass ({type(exc).__name__}: {str(exc)[:120]}): "
+                      "large images are not tiled on their own; give --tile", RuntimeWarning, stacklevel=2)
+        return None
