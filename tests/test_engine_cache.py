@@ -292,3 +292,27 @@ def test_a_model_that_cannot_be_profiled_is_not_tiled_on_its_own(tmp_path, model
     err = capsys.readouterr().err
     assert "zoo: warning: cannot estimate the memory" in err and "give --tile" in err
     assert "tiles of" not in err and (tmp_path / "out.npy").exists()
+
+
+def test_threads_reach_the_exported_engines(tmp_path, model, capsys, _threads_kept):
+    pytest.importorskip("openvino")
+    pytest.importorskip("onnxscript")
+    weights = zoo.save(model, tmp_path / "m.safetensors")
+    source = tmp_path / "in.npy"
+    np.save(source, np.random.default_rng(0).random((32, 32), dtype=np.float32))
+    base = ["denoise", "mwrcanet", "--weights", str(weights), str(source), "--mosaic", "RGGB", "--threads", "1"]
+    assert main([*base, "-o", str(tmp_path / "ov.npy"), "--engine", "openvino"]) == 0
+    assert "OpenVINO" in (err := capsys.readouterr().err) and "1 threads" in err  # INFERENCE_NUM_THREADS
+    from zoo.export import runner as ort_runner
+
+    seen: list[int] = []
+    real = ort_runner.OrtRunner.__init__
+
+    def spy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        seen.append(self.session.get_session_options().intra_op_num_threads)
+
+    import unittest.mock
+    with unittest.mock.patch.object(ort_runner.OrtRunner, "__init__", spy):
+        assert main([*base, "-o", str(tmp_path / "ort.npy"), "--engine", "onnxruntime"]) == 0
+    assert seen == [1]
