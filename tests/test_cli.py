@@ -56,7 +56,7 @@ def test_info_shows_config_and_stages(capsys):
     code, out, _ = run(capsys, "info", "mwrcanet", "--json")
     assert code == 0
     info = json.loads(out)
-    assert info["config"] == {"in_channels": 1, "widths": [96, 128, 128], "depth": 20}
+    assert info["config"] == {"in_channels": 1, "widths": [96, 128, 128], "depth": 20, "noise_map": False}
     assert [s["name"] for s in info["stages"]] == ["head", "down1", "down2", "down3", "middle", "up1", "up2", "up3", "tail"]
     assert sum(s["parameters"] for s in info["stages"]) == info["parameters"] == 27_215_965
     assert info["stages"][-1]["output_shape"] == [1, 1, 256, 256]
