@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from robust_weights import _view, evaluate_file, scores_of  # noqa: E402  (the same scoring as issue 15's)
+from robust_weights import _view, breakdown_table, crop_grid, evaluate_file, scores_of  # noqa: E402  (issue 15's scoring)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "noise-aware-weights"
@@ -157,55 +157,6 @@ def check_targets(domain: str, model: dict, bm3d: dict, synth: dict | None, shif
     return checks
 
 
-def breakdown_table(model: dict, bm3d: dict) -> str:
-    bm3d_groups = {(g["tag"], g["value"]): g for g in bm3d["breakdown"]}
-    lines = ["| group | blocks | noisy | BM3D | model | model - noisy (worst block) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for g in model["breakdown"]:
-        b = bm3d_groups[(g["tag"], g["value"])]
-        lines.append(f"| {g['value']} | {g['images']} | {g['noisy_psnr']:.2f} | {b['psnr']:.2f} | {g['psnr']:.2f} | "
-                     f"{g['psnr'] - g['noisy_psnr']:+.2f} ({g['worst_gain']:+.2f}) |")
-    s, b = model["summary"], bm3d["summary"]
-    lines.append(f"| **all** | {s['images']} | {s['noisy_psnr']:.2f} | {b['psnr']:.2f} | {s['psnr']:.2f} | "
-                 f"{s['psnr'] - s['noisy_psnr']:+.2f} |")
-    return "\n".join(lines)
-
-
-def crops(runners: dict, domain: str, target: Path, level: str = "L3") -> None:
-    """For each kind, its first held-out block at ``level``: noisy, BM3D, each model, clean."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from zoo.evaluation import baseline_denoiser, load_data
-    from zoo.infer import denoise
-    from zoo.metrics import psnr
-
-    firsts: dict = {}
-    for pair in (p for p in load_data(f"crossdomain-{domain}") if p.tags["level"] == level):
-        firsts.setdefault(pair.tags["kind"], pair)
-    bm3d = baseline_denoiser("bm3d")
-    columns = 3 + len(runners)
-    fig, axes = plt.subplots(len(firsts), columns, figsize=(2.5 * columns, 2.6 * len(firsts)))
-    for row, (kind, pair) in enumerate(firsts.items()):
-        images = {"noisy": pair.noisy, "BM3D (true level)": bm3d(pair),
-                  **{name: denoise(runner, pair.noisy) for name, runner in runners.items()}, "clean": pair.clean}
-        gain = min(16.0, max(1.0, 0.35 / max(float(_view(pair.clean, domain == "raw").mean()) / 255, 1e-3)))
-        for col, (title, image) in enumerate(images.items()):
-            ax = axes[row, col]
-            ax.imshow(_view(image, domain == "raw", gain), interpolation="nearest")
-            score = "" if title == "clean" else f"\n{psnr(image, pair.clean, data_range=1.0):.2f} dB"
-            ax.set_title(f"{title}{score}", fontsize=8)
-            ax.set_ylabel((kind + (f" (x{gain:.0f})" if gain > 1.5 else "")) if col == 0 else "", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.suptitle(f"crossdomain-{domain}, level {level} of 5 (held out)", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(target, dpi=80)
-    plt.close(fig)
-
-
 def sweep_figure(runner, domain: str, target: Path) -> None:
     """One texture block at L3 through every strength."""
     import matplotlib
@@ -305,7 +256,7 @@ def main() -> int:
             print(f"- {'PASS' if passed else 'MISS'} {target}: {measured}")
         runners = {**{f"{k} (before)": TorchRunner(zoo.create_model(k), device="cpu") for k in baselines},
                    "noise-aware": runner}
-        crops(runners, domain, RESULTS / f"{shipped_as}-crops.png")
+        crop_grid(runners, domain, RESULTS / f"{shipped_as}-crops.png")
         sweep_figure(runner, domain, RESULTS / f"{shipped_as}-strength.png")
         if args.ship:
             card = card_for(domain, weights, model_scores, bm3d, synth)

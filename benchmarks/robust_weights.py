@@ -111,8 +111,8 @@ def _view(image: np.ndarray, raw: bool, gain: float = 1.0) -> np.ndarray:
     return np.round(np.clip(rgb * gain, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def crop_grid(runner, domain: str, target: Path, level: str = "L3") -> None:
-    """For each kind, the first held-out block at ``level``: noisy, BM3D, model, clean."""
+def crop_grid(runners: dict, domain: str, target: Path, level: str = "L3") -> None:
+    """For each kind, the first held-out block at ``level``: noisy, BM3D, each runner, clean."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,18 +120,18 @@ def crop_grid(runner, domain: str, target: Path, level: str = "L3") -> None:
 
     from zoo.evaluation import baseline_denoiser, load_data
     from zoo.infer import denoise
+    from zoo.metrics import psnr
 
     pairs = [p for p in load_data(f"crossdomain-{domain}") if p.tags["level"] == level]
     firsts = {}
     for pair in pairs:
         firsts.setdefault(pair.tags["kind"], pair)
     bm3d = baseline_denoiser("bm3d")
-    fig, axes = plt.subplots(len(firsts), 4, figsize=(10, 2.6 * len(firsts)))
+    columns = 3 + len(runners)
+    fig, axes = plt.subplots(len(firsts), columns, figsize=(2.5 * columns, 2.6 * len(firsts)))
     for row, (kind, pair) in enumerate(firsts.items()):
-        from zoo.metrics import psnr
-
-        images = {"noisy": pair.noisy, "BM3D (true level)": bm3d(pair), "zoo": denoise(runner, pair.noisy),
-                  "clean": pair.clean}
+        images = {"noisy": pair.noisy, "BM3D (true level)": bm3d(pair),
+                  **{name: denoise(runner, pair.noisy) for name, runner in runners.items()}, "clean": pair.clean}
         gain = min(16.0, max(1.0, 0.35 / max(float(_view(pair.clean, domain == "raw").mean()) / 255, 1e-3)))
         for col, (title, image) in enumerate(images.items()):
             ax = axes[row, col]
@@ -211,7 +211,7 @@ def main() -> int:
         print(f"{seen}: {seen_scores['summary']['psnr']:.2f} dB (noisy {seen_scores['summary']['noisy_psnr']:.2f})")
         for target, passed, measured in checks:
             print(f"- {'PASS' if passed else 'FAIL'} {target}: {measured}")
-        crop_grid(runner, domain, RESULTS / f"{name}-crops.png")
+        crop_grid({"zoo": runner}, domain, RESULTS / f"{name}-crops.png")
         if args.ship:
             card = card_for(name, domain, run, model_scores, bm3d, seen_scores if domain == "raw" else None)
             zoo.save(zoo.load(weights), ROOT / "plugins" / "weights" / f"{name}.safetensors", card=card)
