@@ -19,6 +19,7 @@ from zoo.errors import ZooError, first_line
 from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, run_in_fixed_batches, require
 from zoo.fileio import cache_dir
 from zoo.limits import check_threads
+from zoo.waiting import no_spinning
 
 PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}
 PREFERENCE = ("tensorrt", "cuda", "cpu")
@@ -131,6 +132,7 @@ class OrtRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
+        no_spinning(options)  # beside other busy processes, spinning threads take the cores from the working ones
         options.log_severity_level = 3  # our own one-line notes replace onnxruntime's log
         self.session = self._open(ort, options, provider)
         self.provider_used = next(k for k, v in PROVIDERS.items() if v == self.session.get_providers()[0])

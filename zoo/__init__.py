@@ -8,12 +8,16 @@
 
 from __future__ import annotations
 
-from zoo.checkpoint import save
-from zoo.errors import BrokenPluginError, CheckpointError, PluginWarning, UnknownNameError, ZooError
-from zoo.factory import create_model, load
-from zoo.infer import denoise
-from zoo.registry import create_block, list_blocks, list_models, register_block, register_model, resolve_config
-from zoo.version import __version__
+from zoo.waiting import prefer_passive_waiting
+
+prefer_passive_waiting()  # before anything imports torch: its OpenMP runtime reads the policy once
+
+from zoo.checkpoint import save  # noqa: E402
+from zoo.errors import BrokenPluginError, CheckpointError, PluginWarning, UnknownNameError, ZooError  # noqa: E402
+from zoo.factory import create_model, load  # noqa: E402
+from zoo.infer import denoise  # noqa: E402
+from zoo.registry import create_block, list_blocks, list_models, register_block, register_model, resolve_config  # noqa: E402
+from zoo.version import __version__  # noqa: E402
 
 __all__ = [
     "BrokenPluginError",

@@ -1,0 +1,98 @@
+"""zoo's throughput beside a competing two-thread load, against its quiet throughput (issue 25).
+
+Each configuration runs in its own process (the OpenMP runtime reads its wait policy once): the
+network is timed quiet, then beside a load of two busy processes, in alternating blocks, and the
+ratio loaded/quiet throughput is printed with the CPU. A ratio near 0.5 on 2 cores is in
+proportion (the cores are shared); far below it, the threads fight.
+
+    python benchmarks/under_load.py [--model mwrcanet-srgb-demo] [--size 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+CONFIGS = {  # name -> (environment, torch threads)
+    "2 threads, passive waiting (zoo's default)": ({"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}, 2),
+    "2 threads, active waiting (the runtime's default)": ({"OMP_WAIT_POLICY": "ACTIVE"}, 2),
+    "1 thread": ({"OMP_WAIT_POLICY": "PASSIVE"}, 1),
+}
+
+
+def _burn(stop: float) -> None:
+    x = 0
+    while time.time() < stop:
+        x += 1
+
+
+def measure(model: str, size: int, threads: int, rounds: int) -> dict:
+    import torch
+
+    import zoo
+
+    torch.set_num_threads(threads)
+    net = zoo.create_model(model).eval().to(memory_format=torch.channels_last)
+    x = torch.rand(1, net.in_channels, size, size).contiguous(memory_format=torch.channels_last)
+
+    def block(n: int = 3) -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for _ in range(n):
+                net(x)
+        return (time.perf_counter() - start) / n
+
+    block(2)
+    quiet, loaded = [], []
+    for _ in range(rounds):
+        quiet.append(block())
+        stop = time.time() + 60
+        burners = [multiprocessing.Process(target=_burn, args=(stop,)) for _ in range(2)]
+        for b in burners:
+            b.start()
+        time.sleep(0.2)
+        loaded.append(block())
+        for b in burners:
+            b.terminate()
+            b.join()
+    return {"quiet_ms": 1000 * statistics.median(quiet), "loaded_ms": 1000 * statistics.median(loaded)}
+
+
+def cpu() -> str:
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="mwrcanet-srgb-demo")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--child", nargs=2, metavar=("THREADS", "NAME"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.model, args.size, int(args.child[0]), args.rounds)))
+        return 0
+    print(f"{cpu()}, {os.cpu_count()} cores; {args.model} at {args.size}x{args.size}; loaded: 2 busy processes")
+    for name, (env, threads) in CONFIGS.items():
+        done = subprocess.run([sys.executable, __file__, "--model", args.model, "--size", str(args.size),
+                               "--rounds", str(args.rounds), "--child", str(threads), name],
+                              env={**os.environ, **env}, capture_output=True, text=True, check=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        ratio = result["quiet_ms"] / result["loaded_ms"]
+        print(f"{name:52s} quiet {result['quiet_ms']:8.1f} ms  loaded {result['loaded_ms']:8.1f} ms  "
+              f"loaded/quiet throughput {ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
