@@ -37,7 +37,7 @@ def test_save_then_load_rebuilds_a_non_default_model_from_the_file_alone(tmp_pat
     with safe_open(str(path), "pt") as handle:
         metadata = handle.metadata()
     assert metadata["zoo.model"] == "mwrcanet"
-    assert json.loads(metadata["zoo.config"]) == {"in_channels": 1, "widths": [16, 24, 32], "depth": 2}
+    assert json.loads(metadata["zoo.config"]) == {"in_channels": 1, "widths": [16, 24, 32], "depth": 2, "noise_map": False}
     assert {"head.weight", "tail.weight"}.isdisjoint(safe_open(str(path), "pt").keys())  # constants: not saved
 
     loaded = zoo.load(path)
