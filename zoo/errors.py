@@ -39,6 +39,12 @@ class PluginWarning(RuntimeWarning):
     """A plugin failed to load, or two distributions provide the same name."""
 
 
+def from_the_user(exc: BaseException) -> bool:
+    """Whether ``exc`` is the user's (Ctrl-C) or the interpreter's own: everything else third-party
+    code raises, a ``BaseException`` subclass of its own included, is contained like an error."""
+    return type(exc) in (KeyboardInterrupt, GeneratorExit)  # a plugin's own subclass of them is contained
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (decoding bytes, as rawpy raises), else its type."""
     text = exc.args[0] if len(exc.args) == 1 else str(exc)

@@ -28,8 +28,8 @@ from typing import Any, Callable
 
 from torch import nn
 
-from zoo.contract import record_build
-from zoo.errors import BrokenPluginError, PluginWarning, UnknownNameError, ZooError, first_line
+from zoo.contract import record_block, record_build
+from zoo.errors import BrokenPluginError, PluginWarning, UnknownNameError, ZooError, first_line, from_the_user
 
 BUILTIN_DISTRIBUTION = "zoo-denoise"  # zoo's own distribution: its entry points are the built-in plugins
 IN_PROCESS = "(in-process)"
@@ -93,10 +93,7 @@ def plugin_output_to_stderr() -> Iterator[None]:
             os.close(saved_fd)
 
 
-def _from_the_user(exc: BaseException) -> bool:
-    """Whether ``exc`` is the user's (Ctrl-C) or the interpreter's own: everything else a
-    plugin raises, a ``BaseException`` subclass of its own included, is contained like an error."""
-    return type(exc) in (KeyboardInterrupt, GeneratorExit)  # a plugin's own subclass of them is contained
+_from_the_user = from_the_user  # the name this module's callers know
 
 
 def _distribution_rank(distribution: str) -> tuple[bool, str]:
@@ -299,7 +296,9 @@ def create_block(name: str, channels: int, **options: Any) -> nn.Module:
     block_class = BLOCKS.get(name)
     try:
         with plugin_output_to_stderr():
-            return block_class(channels, **options)
+            block = block_class(channels, **options)
+        record_block(block, name)  # so that a probe pass can name a block whose shape lies
+        return block
     except ZooError:
         raise
     except (TypeError, ValueError) as exc:

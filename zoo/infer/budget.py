@@ -25,7 +25,7 @@ from torch import nn
 
 from zoo.cache import parse_size
 from zoo.complexity import _param_dtype
-from zoo.contract import noise_channels
+from zoo.contract import guarded_forward, model_name, noise_channels
 from zoo.infer.tiling import DEFAULT_OVERLAP, round_up
 
 ACTIVATION_FACTOR = 5.0
@@ -67,7 +67,7 @@ def conv_profile(model: nn.Module, in_channels: int, multiple: int = 1) -> ConvP
         parameter = next(model.parameters(), None)
         x = torch.rand((1, in_channels + noise_channels(model), side, side), generator=torch.Generator().manual_seed(0)).to(
             device=parameter.device if parameter is not None else "cpu", dtype=_param_dtype(model))
-        with torch.inference_mode():
+        with torch.inference_mode(), guarded_forward(model_name(model)):  # a sys.exit in it: said, not silent
             model(x)
     finally:
         for handle in hooks:

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from zoo.contract import input_channels_if_known, noise_channels, size_multiple
+from zoo.contract import check_output, guarded_forward, input_channels_if_known, model_name, noise_channels, size_multiple
 from zoo.errors import ZooError
 from zoo.infer.allocator import keep_freed_memory
 from zoo.precision import DTYPES
@@ -106,6 +106,7 @@ class TorchRunner:
         self.size_multiple = size_multiple(model)
         self.in_channels: int | None = input_channels_if_known(model)
         self.noise_channels = noise_channels(model)
+        self.name = model_name(model)
         name = torch.cuda.get_device_name(self.torch_device) if self.torch_device.type == "cuda" else "cpu"
         layout = ", channels_last" if channels_last else ""
         self.device = f"{name} ({str(self.dtype).removeprefix('torch.')}{layout})"
@@ -115,6 +116,9 @@ class TorchRunner:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         reduced = self.dtype != torch.float32
-        with torch.inference_mode(), torch.autocast(self.torch_device.type, dtype=self.dtype, enabled=reduced):
+        with torch.inference_mode(), torch.autocast(self.torch_device.type, dtype=self.dtype, enabled=reduced), \
+                guarded_forward(self.name):
             y = self.module(x)
-        return y.to("cpu", torch.float32)
+        # Every path (eval, denoise, tiles, the ensemble, bench) runs a torch model through here:
+        # an output of the wrong shape is said naming the model, before tiling or image code trips on it.
+        return check_output(self.model, x.shape, y).to("cpu", torch.float32)

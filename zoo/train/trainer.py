@@ -28,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from zoo.checkpoint import save
-from zoo.contract import input_channels_if_known, model_config, noise_channels
+from zoo.contract import guarded_forward, input_channels_if_known, model_config, model_name, noise_channels, probe_blocks
 from zoo.data.pairs import Pair
 from zoo.data.patches import NoiseMapped, Source, make_batch
 from zoo.data.specs import load_data, open_sources
@@ -174,7 +174,8 @@ class _Training:
         noisy, clean = make_batch(data, seed=cfg.seed, step=step, rank=self.ddp.rank, batch=cfg.batch, patch=cfg.patch)
         noisy = noisy.to(device, memory_format=torch.channels_last, non_blocking=True)
         clean = clean.to(device, memory_format=torch.channels_last, non_blocking=True)
-        with torch.autocast(device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+        with torch.autocast(device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None), \
+                guarded_forward(model_name(self.model)):
             output = self.net(noisy)
         loss = loss_fn(cfg.loss, output, clean, noisy[:, :clean.shape[1]])  # a noise-aware model's map follows
         if not torch.isfinite(loss):  # stop before a NaN reaches the weights (and anything saved)
@@ -302,6 +303,8 @@ def _train(cfg: TrainConfig, ddp: Distributed, device: torch.device, amp_dtype: 
     channels = input_channels_if_known(model)  # None: the first batch will tell
     if channels is not None and data.channels != channels:
         raise ZooError(f"the model takes {channels}-channel images, the training data has {data.channels}")
+    # one pass before the first step: a block or model whose channel count lies is named here
+    probe_blocks(model, data.channels + noise_channels(model), cfg.patch)
     if noise_channels(model):
         data = NoiseMapped(data)
     cfg, val_pairs = _validation_set(cfg, channels, ddp.main)
