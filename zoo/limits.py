@@ -50,6 +50,10 @@ class Limits:
     #: Choices of one gene of a search space (the items of an option list, or the span of a
     #: range): NSGA-II and TPE draw from every one, and a range of 10^9 depths hung the search.
     max_search_choices: int = 1_000
+    #: Seconds a plugin may take to import (its entry point's module): one that sleeps or waits
+    #: on a network hung ``zoo list`` and ``zoo info`` with no word of which plugin. It is then
+    #: reported as broken, by name, and the rest load.
+    plugin_import_seconds: int = 20
 
 
 ENVIRONMENT = {field.name: f"ZOO_{field.name.upper()}" for field in dataclasses.fields(Limits)}

@@ -20,6 +20,7 @@ import fnmatch
 import inspect
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from zoo import limits
 from zoo.contract import record_block, record_build
 from zoo.errors import BrokenPluginError, PluginWarning, UnknownNameError, ZooError, first_line, from_the_user
 
@@ -96,6 +98,43 @@ def plugin_output_to_stderr() -> Iterator[None]:
 _from_the_user = from_the_user  # the name this module's callers know
 
 
+class ImportTimeout(Exception):
+    """A plugin's import did not finish within :attr:`zoo.limits.Limits.plugin_import_seconds`."""
+
+
+def _load_bounded(entry_point: EntryPoint, seconds: int) -> Any:
+    """``entry_point.load()``, given at most ``seconds`` (0: no bound, in this thread).
+
+    Python cannot stop an import from outside, so the import runs in a daemon thread that is
+    joined with a timeout: a stuck import is abandoned (its thread goes on, or ends with the
+    process, and holds its module's import lock: other entry points of that module are refused
+    without waiting again). Whatever the import raises comes back here, to be contained as before.
+    """
+    if seconds <= 0:
+        return entry_point.load()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["obj"] = entry_point.load()
+        except BaseException as exc:  # SystemExit too: a thread would swallow it without a word
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name=f"zoo-plugin-import:{entry_point.name}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        _STUCK_MODULES.add(entry_point.module)
+        raise ImportTimeout(f"it did not finish importing within {seconds} s and was skipped (set "
+                            f"{limits.ENVIRONMENT['plugin_import_seconds']} to wait longer, 0: no limit)")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["obj"]
+
+
+_STUCK_MODULES: set[str] = set()  # modules whose import timed out: their import lock stays held
+
+
 def _distribution_rank(distribution: str) -> tuple[bool, str]:
     return (distribution != BUILTIN_DISTRIBUTION, distribution.lower())
 
@@ -143,10 +182,15 @@ class Registry:
     def _load(self, plugin: Plugin) -> None:
         if plugin.loaded:
             return
+        seconds = limits.current().plugin_import_seconds  # a bad $ZOO_PLUGIN_IMPORT_SECONDS: the user's, one line
         plugin.loaded = True
         try:
+            if plugin.entry_point is not None and plugin.entry_point.module in _STUCK_MODULES:
+                raise ImportTimeout(f"its module {plugin.entry_point.module!r} did not finish importing for another "
+                                    "entry point and was skipped")
             with plugin_output_to_stderr():
-                obj = plugin.entry_point.load() if plugin.entry_point is not None else plugin.obj
+                obj = _load_bounded(plugin.entry_point, seconds) \
+                    if plugin.entry_point is not None else plugin.obj
         except SystemExit as exc:  # sys.exit() at import must not end zoo (zoo list went silent, exit 3)
             plugin.error = f"SystemExit: it called sys.exit({exc.code!r}) on import"
         except BaseException as exc:  # any import-time failure of third-party code must not spread,
