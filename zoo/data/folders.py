@@ -4,7 +4,10 @@ matched by file name. The data spec ``pairs:DIR`` (also ``sidd-srgb:DIR``), for 
 
 PNG, TIFF or ``.npy`` images, read through :func:`zoo.imageio.read_image` as float32 in [0, 1]:
 ``(C, H, W)`` for colour, ``(H, W)`` for one channel. Named by the file's stem, sorted, and read
-on access. Every problem is a one-line :class:`~zoo.errors.ZooError`.
+on access. Every problem is a one-line :class:`~zoo.errors.ZooError`; an image name that is not a
+regular file (a FIFO, a device, a folder, a broken link) is refused when the folder is listed and
+again before it is read, never skipped (the set would be scored without it, exit 0) nor opened (a
+FIFO blocks the read).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from zoo.data.pairs import LazyPairs, Pair, check_unique_names
 from zoo.errors import ZooError
 from zoo.imageio import read_image
+from zoo.reading import check_regular
 
 PAIR_SUFFIXES = (".png", ".tif", ".tiff", ".npy")
 _CLEAN_FOLDERS = ("gt", "clean")
@@ -50,6 +54,8 @@ def load_folder_pairs(folder: str | os.PathLike[str]) -> Sequence[Pair]:
 
     def read(i: int) -> Pair:
         noisy_file, clean_file = noisy_files[file_names[i]], clean_files[file_names[i]]
+        for path in (noisy_file, clean_file):  # again: replaced by a FIFO since it was listed, it would block
+            check_regular(path, "image pair file")
         noisy, clean = read_image(noisy_file).data, read_image(clean_file).data
         if noisy.shape != clean.shape:
             raise ZooError(f"{noisy_file} and {clean_file} differ in shape: {noisy.shape} vs {clean.shape}")
@@ -69,9 +75,13 @@ def _subfolder(root: Path, names: Sequence[str]) -> Path:
 
 
 def _images_in(folder: Path) -> dict[str, Path]:
-    """Image files by name; hidden files and other suffixes are not images of the set."""
-    return {entry.name: entry for entry in folder.iterdir()
-            if entry.is_file() and not entry.name.startswith(".") and entry.suffix.lower() in PAIR_SUFFIXES}
+    """Image files by name; hidden files and other suffixes are not images of the set. An image
+    name that is not a regular file is a one-line error naming it, checked by ``stat`` alone."""
+    images = {entry.name: entry for entry in folder.iterdir()
+              if not entry.name.startswith(".") and entry.suffix.lower() in PAIR_SUFFIXES}
+    for path in images.values():
+        check_regular(path, "image pair file")
+    return images
 
 
 def _some(names: Sequence[str], limit: int = 5) -> str:
