@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import textwrap
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,29 +60,44 @@ not_callable = zoo_extra:NOT_A_FACTORY
 """
 
 
+def write_fake_distribution(root: Path, name: str, modules: dict[str, str], entry_points: str) -> Path:
+    """Write the modules and a dist-info of distribution ``name`` (version 0.1) declaring
+    ``entry_points`` into ``root``: a plugin package as pip would install it."""
+    root.mkdir(parents=True, exist_ok=True)
+    for module, source in modules.items():
+        (root / f"{module}.py").write_text(source)
+    info = root / f"{name.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return root
+
+
 def write_distribution(root: Path) -> Path:
     """Write package ``zoo_extra`` (distribution ``zoo-extra``) with its dist-info into ``root``."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "zoo_extra.py").write_text(textwrap.dedent(EXTRA_MODULE))
-    (root / "zoo_extra_broken.py").write_text(BROKEN_MODULE)
-    info = root / "zoo_extra-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-extra\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
-    return root
+    return write_fake_distribution(root, "zoo-extra", {"zoo_extra": textwrap.dedent(EXTRA_MODULE),
+                                                       "zoo_extra_broken": BROKEN_MODULE}, ENTRY_POINTS)
+
+
+@contextlib.contextmanager
+def installed(site: Path, modules: Iterable[str]) -> Iterator[Path]:
+    """``site`` on sys.path (its entry points found) for the block; its ``modules`` forgotten after."""
+    sys.path.insert(0, str(site))
+    registry.refresh()
+    try:
+        yield site
+    finally:
+        sys.path.remove(str(site))
+        for module in modules:
+            sys.modules.pop(module, None)
+        registry.refresh()
 
 
 @pytest.fixture
 def third_party(tmp_path: Path):
     """Put the throw-away distribution on sys.path for this test; yield its folder."""
-    root = write_distribution(tmp_path / "site")
-    sys.path.insert(0, str(root))
-    registry.refresh()
-    yield root
-    sys.path.remove(str(root))
-    for module in ("zoo_extra", "zoo_extra_broken"):
-        sys.modules.pop(module, None)
-    registry.refresh()
+    with installed(write_distribution(tmp_path / "site"), ("zoo_extra", "zoo_extra_broken")) as root:
+        yield root
 
 
 @pytest.fixture(autouse=True)

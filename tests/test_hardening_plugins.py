@@ -11,9 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import installed
 
 import zoo
-from zoo import registry
 
 MODULES = {
     "zoo_exits": "import sys\nsys.exit(3)\n",
@@ -72,14 +72,8 @@ def run_cli(args: list[str], site: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def hostile(tmp_path):
-    site = write_plugins(tmp_path / "site")
-    sys.path.insert(0, str(site))
-    registry.refresh()
-    yield site
-    sys.path.remove(str(site))
-    for module in MODULES:
-        sys.modules.pop(module, None)
-    registry.refresh()
+    with installed(write_plugins(tmp_path / "site"), MODULES) as site:
+        yield site
 
 
 def test_zoo_list_json_stays_valid_and_shows_the_hostile_plugins_as_broken(tmp_path):

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import installed, write_fake_distribution
 
 import zoo
 from zoo import registry
@@ -41,26 +42,13 @@ doom_on_import = zoo_doom_import:factory
 
 
 def write_plugins(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "zoo_doom.py").write_text(MODULE)
-    (root / "zoo_doom_import.py").write_text(ON_IMPORT)
-    info = root / "zoo_doom-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-doom\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
-    return root
+    return write_fake_distribution(root, "zoo-doom", {"zoo_doom": MODULE, "zoo_doom_import": ON_IMPORT}, ENTRY_POINTS)
 
 
 @pytest.fixture
 def doom(tmp_path):
-    site = write_plugins(tmp_path / "site")
-    sys.path.insert(0, str(site))
-    registry.refresh()
-    yield site
-    sys.path.remove(str(site))
-    for module in ("zoo_doom", "zoo_doom_import"):
-        sys.modules.pop(module, None)
-    registry.refresh()
+    with installed(write_plugins(tmp_path / "site"), ("zoo_doom", "zoo_doom_import")) as site:
+        yield site
 
 
 def test_zoo_list_contains_base_exceptions(tmp_path):

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import write_fake_distribution
 
 from zoo import limits, registry
 
@@ -24,13 +25,7 @@ sleeps_too = zoo_sleeps:factory
 
 
 def write_plugins(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "zoo_sleeps.py").write_text(SLEEPS)
-    info = root / "zoo_sleeps-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-sleeps\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
-    return root
+    return write_fake_distribution(root, "zoo-sleeps", {"zoo_sleeps": SLEEPS}, ENTRY_POINTS)
 
 
 def run_cli(args: list[str], site: Path) -> tuple[subprocess.CompletedProcess, float]:
