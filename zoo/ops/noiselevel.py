@@ -16,10 +16,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+import torch
 from scipy import special
 from scipy.optimize import nnls
+
+from zoo.ops.noisemap import sigma_map
 
 PATCH = 8  # sRGB patch side: large enough that the plane fit removes little correlated noise
 PLANE_PATCH = 6  # a CFA plane is half the size; raw noise is white, so a smaller patch loses little
@@ -459,29 +461,21 @@ def _estimate_mosaic(mosaic: np.ndarray, knots: int) -> NoiseLevel:
 
 # --- noise maps -------------------------------------------------------------------------------------
 
-SMOOTH = 5  # side of the box that gives each pixel its local mean (per channel or CFA plane)
-
-
 def noise_map(image: np.ndarray, level: NoiseLevel, *, strength: float = 1.0, mosaic: bool = False) -> np.ndarray:
     """The per-pixel sigma map (same shape as image, float32): the level at each pixel's local mean
-    intensity (a small box/Gaussian smoothing of the image, per channel; for a mosaic each pixel
-    uses its CFA plane's function and its plane's local mean), times strength."""
+    intensity, per channel (for a mosaic each pixel uses its CFA plane's function and its plane's
+    local mean), times strength. The numpy face of :func:`zoo.ops.noisemap.sigma_map`, the map a
+    noise-aware network is told."""
     image = np.asarray(image, dtype=np.float32)
     if not (math.isfinite(strength) and strength >= 0):
         raise ValueError(f"strength must be finite and non-negative, got {strength}")
     if image.ndim != 3:
         raise ValueError(f"expected a (C, H, W) image, got shape {image.shape}")
-    if mosaic:
-        if image.shape[0] != 1 or level.channels != 4:
-            raise ValueError("a mosaic map needs a (1, H, W) mosaic and a 4-plane level")
-        out = np.empty_like(image)
-        for c, (dy, dx) in enumerate((a, b) for a in (0, 1) for b in (0, 1)):
-            plane = image[0, dy::2, dx::2]
-            local = cv2.blur(plane, (SMOOTH, SMOOTH), borderType=cv2.BORDER_REFLECT)
-            out[0, dy::2, dx::2] = np.interp(local, level.knots, level.sigma[c])
-        return out * np.float32(strength)
-    if level.channels not in (1, image.shape[0]):
+    if mosaic and (image.shape[0] != 1 or level.channels != 4):
+        raise ValueError("a mosaic map needs a (1, H, W) mosaic and a 4-plane level")
+    if not mosaic and level.channels not in (1, image.shape[0]):
         raise ValueError(f"a {level.channels}-channel level for a {image.shape[0]}-channel image")
-    local = np.stack([cv2.blur(channel, (SMOOTH, SMOOTH), borderType=cv2.BORDER_REFLECT) for channel in image])
-    sigma = level.sigma if level.channels == image.shape[0] else np.repeat(level.sigma, image.shape[0], axis=0)
-    return (NoiseLevel(level.knots, sigma).at(local) * strength).astype(np.float32)
+    sigma = level.sigma if mosaic or level.channels == image.shape[0] else np.repeat(level.sigma, image.shape[0], axis=0)
+    knots = torch.as_tensor(level.knots, dtype=torch.float32)
+    planes = torch.as_tensor(sigma * strength, dtype=torch.float32)[None]
+    return sigma_map(torch.from_numpy(image)[None], knots, planes, mosaic=mosaic)[0].numpy()
