@@ -45,6 +45,7 @@ from zoo.data.unprocess import (
     gamma_compression,
     smoothstep,
 )
+from zoo.metrics import psnr
 
 # The gamma curve's slope is infinite at 0; below this linear value it is held at its value here,
 # 12.92, the slope of the sRGB curve's linear toe near black.
@@ -117,11 +118,6 @@ def sensor_noise(clean: np.ndarray, shot: float, read: float, rng: np.random.Gen
     return rng.standard_normal(clean.shape) * np.sqrt(shot * clean.clip(0.0, None) + read)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a - b) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
-
-
 def at_psnr(clean: np.ndarray, noise: np.ndarray, camera: UnprocessParams, processing: InCamera,
             target: float) -> tuple[np.ndarray, np.ndarray, float]:
     """:func:`phone_develop` with the noise scaled so that the noisy sRGB image is ``target`` dB
@@ -131,7 +127,7 @@ def at_psnr(clean: np.ndarray, noise: np.ndarray, camera: UnprocessParams, proce
     scale = 1.0
     noisy, clean_srgb = phone_develop(clean, noise, camera, processing)
     for _ in range(3):  # PSNR moves by 20 log10(scale) while the noise stays inside [0, 1]
-        measured = psnr(noisy, clean_srgb)
+        measured = psnr(noisy, clean_srgb, data_range=1.0)
         if not np.isfinite(measured):  # nothing to scale: a frame clipped white, or no noise at all
             break
         scale = float(np.clip(scale * 10.0 ** ((measured - target) / 20.0), 1e-3, 1e3))
