@@ -2,8 +2,8 @@
 
 No DNG library is used: the one on the package index (pidng) ships as source with a C extension,
 has had no release since 2022, prints instead of raising, and writes the same tags as here.
-tifffile writes the TIFF structure; this module supplies the DNG tags (DNG 1.4, uncompressed
-16-bit samples in the main IFD): CFA pattern, per-position black levels, white level, colour
+tifffile writes the TIFF structure; this module supplies the DNG tags (DNG 1.4, 16-bit samples in
+the main IFD, losslessly compressed): CFA pattern, per-position black levels, white level, colour
 matrix and illuminant (always: LibRaw's camera matrix, else the one LibRaw develops with, else
 linear sRGB, the last two named in ProfileName), as-shot neutral, orientation, the camera, dates,
 artist and copyright in the main IFD, the exposure and original dates in the Exif IFD (with the
@@ -11,9 +11,12 @@ raw file's own Exif tags, but its maker note), an 8-bit RGB preview in a SubIFD
 (NewSubFileType 1), and, from a DNG input, the colour, profile and geometry tags carried over as
 stored.
 
-Uncompressed: DNG allows Deflate (8) for floating-point data only, and tifffile has no encoder
-for lossless JPEG (7), DNG's compression for integer mosaics; an 8-bit zlib TIFF of the
-mosaic would not be a DNG any raw editor opens.
+The mosaic is stored as cameras and Adobe's DNG Converter store it: lossless JPEG (Compression 7,
+T.81 process 14, predictor 1; :mod:`zoo.raw.ljpeg`) in tiles of up to 256x256, each tile one JPEG
+stream of two interleaved components half the tile's width, so the predictor works across like
+colours. DNG allows Deflate (8) for floating-point data only, and tifffile has no lossless-JPEG
+encoder, hence zoo's own. A mosaic narrower than 16 pixels (TIFF's least tile width) is stored
+uncompressed, as is any with ``compress=False``.
 """
 
 from __future__ import annotations
@@ -30,11 +33,14 @@ from zoo.data.bayer import denormalize_raw
 from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
 from zoo.metadata import Metadata, append_sub_ifds, pointer_tags
+from zoo.raw import ljpeg
 from zoo.raw.meta import ASSUMED_NOTE, RawMeta, assumed_matrix
 
 BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SRATIONAL = 1, 2, 3, 4, 5, 7, 10
 _CFA_COLOUR = {"R": 0, "G": 1, "B": 2}  # CFAPattern's colour numbers (CFAPlaneColor 0, 1, 2)
 PHOTOMETRIC_CFA = 32803
+COMPRESSION_JPEG = 7
+TILE = 256  # the tile side Adobe's DNG Converter writes; TIFF wants tile sides that are multiples of 16
 
 Tag = tuple[int, int, int, Any]
 
@@ -46,10 +52,11 @@ def to_raw_units(mosaic: np.ndarray, meta: RawMeta) -> np.ndarray:
 
 
 def write_dng(path: str | os.PathLike[str], mosaic: np.ndarray, meta: RawMeta, *, software: str = "zoo",
-              preview: np.ndarray | None = None) -> Path:
+              preview: np.ndarray | None = None, compress: bool = True) -> Path:
     """Write ``mosaic`` (normalised (H, W) in [0, 1], in ``meta.pattern``'s phase) as a DNG, atomically.
 
     ``preview``: an 8-bit ``(h, w, 3)`` RGB picture, written as a reduced-resolution SubIFD.
+    ``compress``: lossless JPEG tiles (the default), else uncompressed strips.
     """
     import tifffile
 
@@ -60,22 +67,96 @@ def write_dng(path: str | os.PathLike[str], mosaic: np.ndarray, meta: RawMeta, *
     exif = exif_ifd(meta)
     sub = Metadata(exif=exif, gps=meta.metadata.gps)
     tags = [(*tag, True) for tag in dng_tags(meta)] + pointer_tags(sub)
+    tile = tile_shape(*values.shape) if compress else None
+    common = dict(photometric=PHOTOMETRIC_CFA, subfiletype=0, extratags=tags, metadata=None, software=software,
+                  subifds=1 if preview is not None else None)
     try:
         with atomic_path(file) as tmp:
             with tifffile.TiffWriter(tmp) as tif:
-                # Uncompressed: DNG allows Deflate for floating-point data only, and lossless JPEG,
-                # its compression for integer mosaics, has no encoder in tifffile.
-                tif.write(values, photometric=PHOTOMETRIC_CFA, subfiletype=0, compression=None, extratags=tags,
-                          metadata=None, software=software, subifds=1 if preview is not None else None)
+                if tile is None:
+                    tif.write(values, compression=None, **common)
+                else:
+                    # tifffile writes ready-made tiles as they are, but asks imagecodecs for an encoder
+                    # for the Compression it is given, even unused; it is given Deflate (zlib, always
+                    # there), and the tag is set to lossless JPEG once the file is written.
+                    tif.write(iter(encode_tiles(values, tile)), shape=values.shape, dtype=np.uint16, tile=tile,
+                              compression=8, bitspersample=16, **common)
                 if preview is not None:
                     tif.write(np.ascontiguousarray(preview, np.uint8), photometric="rgb", subfiletype=1,
                               metadata=None, software=False)
+            if tile is not None:
+                _set_compression(tmp, COMPRESSION_JPEG)
             append_sub_ifds(tmp, sub)
             if preview is not None:
                 _subifds_as_long(tmp)
     except OSError as exc:
         raise ZooError(f"cannot write {file}: {first_line(exc)}") from exc
     return file
+
+
+def tile_shape(height: int, width: int) -> tuple[int, int] | None:
+    """The (TileLength, TileWidth) for a ``height`` x ``width`` mosaic; None below 16 columns.
+
+    Multiples of 16 (TIFF) up to 256, as few tiles as that allows, sized to leave little padding.
+    Never wider than the mosaic, nor exactly half its width, for LibRaw (0.22, tried): it starts
+    a tile's next row at the image's width where the tile is wider, and where two tile widths
+    make the image's it reads each JPEG row of a two-component tile as twice the samples it holds.
+    """
+    if width < 16:
+        return None
+    across = -(-width // TILE)
+    tile_width = _multiple_of_16(width, across)
+    while tile_width > width or 2 * tile_width == width:
+        across += 1
+        tile_width = _multiple_of_16(width, across)
+    return _multiple_of_16(height, -(-height // TILE)), tile_width
+
+
+def _multiple_of_16(size: int, parts: int) -> int:
+    """The least multiple of 16 of which ``parts`` cover ``size``."""
+    return -(-size // (16 * parts)) * 16
+
+
+def encode_tiles(values: np.ndarray, tile: tuple[int, int]) -> list[bytes]:
+    """The mosaic's tiles, left to right then top to bottom, each a lossless JPEG stream of two
+    components (a tile row's even and odd columns), as LibRaw, dcraw and Adobe read them."""
+    length, width = tile
+    rows, columns = values.shape
+    padded = _pad(values, -(-rows // length) * length, -(-columns // width) * width)
+    return [ljpeg.encode(padded[y:y + length, x:x + width].reshape(length, width // 2, 2))
+            for y in range(0, padded.shape[0], length) for x in range(0, padded.shape[1], width)]
+
+
+def _pad(values: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """``values`` padded to ``rows`` x ``columns`` for the tiles over its edges, at almost no cost to
+    the predictor (the sample two to the left): the last two columns repeat to the right, and the
+    rows below repeat the last two rows' first two samples; each colour keeps its CFA position."""
+    height = values.shape[0]
+    padded = np.empty((rows, columns), values.dtype)
+    padded[:height] = values[:, _edge_index(values.shape[1], columns)]
+    below = _edge_index(height, rows)[height:]
+    padded[height:] = padded[below[:, None], np.arange(columns) % 2]
+    return padded
+
+
+def _edge_index(size: int, padded: int) -> np.ndarray:
+    """0..size-1, then size-2 and size-1 in turn up to ``padded``: an index of the same parity."""
+    index = np.arange(padded)
+    index[size:] = size - 2 + (index[size:] - size) % 2 if size >= 2 else 0
+    return index
+
+
+def _set_compression(file: Path, value: int) -> None:
+    """Overwrite the main IFD's Compression (a SHORT held in its entry)."""
+    import struct
+
+    import tifffile
+
+    with tifffile.TiffFile(file) as tif:
+        where, order = tif.pages.first.tags[259].valueoffset, tif.byteorder
+    with open(file, "r+b") as handle:
+        handle.seek(where)
+        handle.write(struct.pack(order + "H", value))
 
 
 def _subifds_as_long(file: Path) -> None:
