@@ -1,13 +1,15 @@
 """Imports run downhill: no module imports one of a higher layer, and no module-level imports
 form a cycle. Read from the source (ast), so an import inside a function counts as well.
 
-The layer table below is the project's intended shape (docs/architecture.md draws it); a new
-module goes into the layer its name falls under, and a new top-level module must be added here.
+The layer table below is the project's intended shape (docs/architecture.md draws it, and a test
+here checks that it draws this one); a new module goes into the layer its name falls under, and
+a new top-level module must be added here and there.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,3 +131,24 @@ def test_the_walker_sees_imports_of_every_form(tmp_path):
     assert found == ["zoo.data.sets", "zoo.data.sidd", "zoo", "zoo.cli"]
     assert [target for _, target in imports("zoo.x", source, top_level_only=True)] == found[:3]
     assert layer_of("zoo") == layer_of("zoo.plugins") - 1 and layer_of("zoo.data.sidd") == layer_of("zoo.data")
+
+
+def drawn_layers(markdown: str) -> list[tuple[str, set[str]]]:
+    """The table under "## Import layers" in docs/architecture.md: each row's layer and the
+    modules its second column names (in backquotes)."""
+    section = markdown.split("## Import layers", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip().strip("|").split("|") for line in section.splitlines() if line.startswith("|")]
+    return [(cells[0].strip(), set(re.findall(r"`([^`]+)`", cells[1]))) for cells in rows
+            if cells[0].strip() not in ("layer", "---")]
+
+
+def test_the_architecture_page_draws_this_table():
+    drawn = drawn_layers((ROOT / "docs" / "architecture.md").read_text())
+    assert drawn == [(name, set(entries)) for name, entries in LAYERS]
+
+
+def test_the_drawn_table_is_read_row_by_row():
+    page = ("## Import layers\n\n| layer | modules | what |\n| --- | --- | --- |\n"
+            "| foundation | `zoo.errors`, `zoo.fileio` | errors and `atomic` writes |\n"
+            "| public API | `zoo` (the package root) | what `import zoo` offers |\n\n## Next\n| x | `y` | z |\n")
+    assert drawn_layers(page) == [("foundation", {"zoo.errors", "zoo.fileio"}), ("public API", {"zoo"})]
