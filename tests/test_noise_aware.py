@@ -92,6 +92,32 @@ def test_what_the_network_is_told_follows_the_level_and_the_strength(monkeypatch
     np.testing.assert_allclose(told, [0.02, 0.04, 0.08, 0.04], rtol=1e-5)
 
 
+class _Smoother(torch.nn.Module):
+    """A noise-aware network that overdoes it: a 5x5 box blur, whatever it is told."""
+
+    in_channels, noise_channels = 3, 3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(x[:, :3], 5, stride=1, padding=2, count_include_pad=False)
+
+
+def test_a_given_level_holds_the_network_to_it_so_texture_taken_for_noise_is_kept():
+    rng = np.random.default_rng(5)
+    clean = textures(rng, 96).transpose(2, 0, 1).astype(np.float32)
+    for sigma in (0.01, 0.03):  # low noise on fine texture: a blind smoother loses far more than the noise
+        noisy = np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 1).astype(np.float32)
+        before = psnr(noisy, clean, data_range=1.0)
+        unguarded = zoo.denoise(_Smoother(), noisy, noise_level=sigma, guard=False, device="cpu")
+        guarded = zoo.denoise(_Smoother(), noisy, noise_level=sigma, device="cpu")
+        assert psnr(unguarded, clean, data_range=1.0) < before - 3.0
+        assert psnr(guarded, clean, data_range=1.0) > before - 0.1
+    # On a flat image the smoother removes only noise: held to the level, it still removes it.
+    flat = np.full((3, 96, 96), 0.4, dtype=np.float32)
+    noisy = (flat + rng.normal(0, 0.05, flat.shape)).astype(np.float32)
+    guarded = zoo.denoise(_Smoother(), noisy, noise_level=0.05, device="cpu")
+    assert psnr(guarded, flat, data_range=1.0) > psnr(noisy, flat, data_range=1.0) + 8.0
+
+
 def test_each_image_of_a_batch_is_told_its_own_estimated_level(monkeypatch):
     told = []
     model = _tiny(3)
@@ -151,7 +177,7 @@ def test_a_dngs_noise_profile_is_the_level_a_noise_aware_model_is_told(tmp_path,
     assert noise_profile(tmp_path / "none.png", "RGGB") is None
     told = []
     original = engine.Conditioned
-    monkeypatch.setattr(engine, "Conditioned", lambda runner, lvls, strength: told.append(lvls[0]) or original(runner, lvls, strength))
+    monkeypatch.setattr(engine, "Conditioned", lambda runner, lvls, strength, **kw: told.append(lvls[0]) or original(runner, lvls, strength, **kw))
     zoo.register_model("tiny-aware-raw", lambda: _tiny(1))
     assert main(["denoise", "tiny-aware-raw", str(dng), "-o", str(tmp_path / "out.dng"), "--engine", "torch"]) == 0
     np.testing.assert_allclose(told[0].sigma, level.sigma)

@@ -7,6 +7,11 @@ the map is then built per call from the batch the runner sees (:mod:`zoo.ops.noi
 tiles and the self-ensemble need nothing of it. ``strength`` scales what the network is told:
 1 is the level as given or estimated, below 1 keeps more of the image (and its noise), above 1
 (up to 2) removes more.
+
+With a given level (not an estimate), the runner also holds the network to it
+(:func:`zoo.ops.noisemap.shrink_residual`): what the network removes is shrunk where it exceeds the
+noise the level says is there, so that fine texture mistaken for noise is kept. An estimate is
+not trusted for that: it reads texture as noise, or misses noise near clipping.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import torch
 from zoo.errors import ZooError
 from zoo.infer.runner import Runner
 from zoo.ops.noiselevel import NoiseLevel, estimate_noise
-from zoo.ops.noisemap import sigma_map
+from zoo.ops.noisemap import shrink_residual, sigma_map
 
 MAX_STRENGTH = 2.0
 
@@ -60,11 +65,13 @@ def level_for(image: np.ndarray, channels: int, level: NoiseLevel | float | tupl
 @dataclass
 class Conditioned:
     """A runner of a noise-aware network that appends each batch's noise map to it: ``levels``
-    holds one level for every image of the batch (all on the same knots), or one for all."""
+    holds one level for every image of the batch (all on the same knots), or one for all;
+    ``guard`` holds the network's output to the level (for a given, trusted level)."""
 
     inner: Runner
     levels: list[NoiseLevel]
     strength: float = 1.0
+    guard: bool = False
 
     def __post_init__(self) -> None:
         self.size_multiple = self.inner.size_multiple
@@ -81,4 +88,6 @@ class Conditioned:
         mosaic = batch.shape[1] == 1
         planes = 4 if mosaic else batch.shape[1]
         sigma = self.sigma.expand(-1, planes, -1) if self.sigma.shape[1] == 1 else self.sigma
-        return self.inner(torch.cat([batch, sigma_map(batch, self.knots, sigma, mosaic=mosaic)], 1))
+        noise_map = sigma_map(batch, self.knots, sigma, mosaic=mosaic)
+        out = self.inner(torch.cat([batch, noise_map], 1))
+        return shrink_residual(batch, out.float(), noise_map) if self.guard else out

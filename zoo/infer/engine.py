@@ -37,6 +37,7 @@ def denoise(
     progress: bool = False,
     noise_level: NoiseLevel | float | tuple[float, float] | None = None,
     strength: float = 1.0,
+    guard: bool | None = None,
 ) -> Image:
     """Denoise ``image`` (float in [0, 1]; (H, W), (C, H, W) or (N, C, H, W); numpy or torch).
 
@@ -53,6 +54,9 @@ def denoise(
       :class:`~zoo.ops.noiselevel.NoiseLevel`, a standard deviation, or a raw ``(shot, read)``
       pair), else the level estimated from the image; ``strength`` (0 to 2) scales what it is
       told: 0 returns the input, lower keeps more detail and noise, higher removes more.
+      ``guard`` (default: on when ``noise_level`` is given) shrinks what the network removes
+      wherever it exceeds the noise of that level, so texture taken for noise is kept
+      (:func:`zoo.ops.noisemap.shrink_residual`); it needs a true level, not an estimate.
     """
     if isinstance(model, nn.Module):
         runner: Runner = TorchRunner(model, dtype=dtype, device=device)
@@ -68,8 +72,9 @@ def denoise(
         if strength == 0.0:
             return restore(batch.clamp(0.0, 1.0))
         images = batch if noise_level is None else batch[:1]  # estimated: a level per image; given: one for all
-        runner = Conditioned(runner, [level_for(image.numpy(), batch.shape[1], noise_level) for image in images], strength)
-    elif noise_level is not None or strength != 1.0:
+        levels = [level_for(image.numpy(), batch.shape[1], noise_level) for image in images]
+        runner = Conditioned(runner, levels, strength, guard=noise_level is not None if guard is None else guard)
+    elif noise_level is not None or strength != 1.0 or guard:
         raise ZooError("this model is blind (it takes no noise level): --noise-level and --strength need a "
                        "noise-aware model")
     with torch.inference_mode():
