@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import importlib
 import json
 import os
 import sys
 import warnings
 from collections.abc import Sequence
 
-from zoo.cli import bench, cache, denoise, distill, evaluate, export, info, listing, ort, search, train
 from zoo.errors import ZooError
 from zoo.terminal import printable
 from zoo.version import __version__
@@ -20,7 +20,13 @@ from zoo.version import __version__
 FILE_ERRORS = frozenset({errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
                          errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.ENOENT, errno.EEXIST, errno.EXDEV})
 
-COMMANDS = (listing, info, bench, denoise, evaluate, export, ort, train, distill, search, cache)
+# command -> the module that defines it. Only the command that runs is imported (the one stated
+# exception to imports at the top: all eleven cost about a second of start-up, measured, before
+# `zoo denoise` does anything, pulling in training, search and SciPy's statistics); `zoo --help`
+# and a mistyped command import them all.
+COMMANDS = {"list": "listing", "info": "info", "bench": "bench", "denoise": "denoise", "eval": "evaluate",
+            "export": "export", "ort": "ort", "train": "train", "distill": "distill", "search": "search",
+            "cache": "cache"}
 
 
 class UsageError(Exception):
@@ -38,12 +44,14 @@ class _Parser(argparse.ArgumentParser):
         raise error
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser: with ``argv`` naming a command first, that command's only."""
     parser = _Parser(prog="zoo", description="A model zoo for real-image denoising.")
     parser.add_argument("--version", action="version", version=f"zoo {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    wanted = [argv[0]] if argv and argv[0] in COMMANDS else list(COMMANDS)
+    for name in wanted:
+        importlib.import_module(f"zoo.cli.{COMMANDS[name]}").add_parser(subparsers)
     return parser
 
 
@@ -60,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a user's mistake prints one line and returns 2 (no traceback). With
     ``--json`` the error is also printed on stdout as ``{"error": ..., "type": ..., "status": ...}``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
