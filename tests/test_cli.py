@@ -101,3 +101,15 @@ def test_help_everywhere():
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([name, "--help"] if name else ["--help"])
         assert exit_info.value.code == 0
+
+
+def test_a_command_imports_what_it_needs_and_not_the_others():
+    """Start-up is part of every `zoo denoise`: training, search and SciPy stay unloaded."""
+    code = ("import sys, contextlib, io\nfrom zoo.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    main(['denoise', '--help'])\n"
+            "print(' '.join(m for m in ('zoo.cli.denoise', 'zoo.train', 'zoo.search', 'zoo.cli.train', 'scipy')"
+            " if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["zoo.cli.denoise"]
