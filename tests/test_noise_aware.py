@@ -183,3 +183,30 @@ def test_a_dngs_noise_profile_is_the_level_a_noise_aware_model_is_told(tmp_path,
     np.testing.assert_allclose(told[0].sigma, level.sigma)
     assert main(["denoise", "tiny-aware-raw", str(dng), "-o", str(tmp_path / "out2.dng"), "--noise-level", "0.01"]) == 0
     np.testing.assert_allclose(told[1].sigma, 0.01)
+
+
+def test_dark_very_noisy_photos_keep_their_local_brightness_and_colour():
+    """The shipped sRGB model on dim phone shots at 18 dB: its 16x16 box means, per channel, stay
+    within the noise of the input's (where the input's noise is not clipped at black, which
+    biases the input itself)."""
+    from zoo.data.capture import PATTERN, level_grid
+    from zoo.data.natural import load_srgb, split
+
+    model = zoo.create_model("mwrcanet-srgb-demo")
+    deviations = []
+    for seed, name in enumerate(split("train")[:3]):
+        rng = np.random.default_rng(200 + seed)
+        camera = random_unprocess_params(rng)
+        clean_raw = unprocess(load_srgb(name)[:256, :256].astype(np.float64), camera, PATTERN) * 2.0 ** -0.5
+        noise = phone.sensor_noise(clean_raw, *level_grid(5)[-1], rng)
+        noisy, clean, _ = phone.at_psnr(clean_raw, noise, camera, phone.random_in_camera(rng, jpeg_share=1.0), 18.0)
+        noisy, clean = (a.transpose(2, 0, 1).astype(np.float32) for a in (noisy, clean))
+        out = zoo.denoise(model, noisy, device="cpu")
+        box = lambda a: a.reshape(3, 16, 16, 16, 16).mean((2, 4))  # noqa: E731
+        sigma = (noisy - clean).std((1, 2))[:, None, None]
+        box_noise = (box(noisy) - box(clean)).std((1, 2))[:, None, None]
+        unclipped = box(clean) > 2.5 * sigma
+        deviations.append((np.abs(box(out) - box(noisy)) / box_noise)[unclipped])
+    deviation = np.concatenate(deviations)
+    assert deviation.size >= 50
+    assert deviation.mean() < 1.5 and deviation.max() < 4.5
