@@ -125,6 +125,14 @@ def strength_sweep(runner, data: str) -> list[dict]:
     return rows
 
 
+def told_denoiser(runner):
+    """The network told each raw block's true (shot, read) level, as a DNG's NoiseProfile tells it
+    (which also holds the output to that level: zoo.ops.noisemap.shrink_residual)."""
+    from zoo.infer import denoise
+
+    return lambda pair: denoise(runner, pair.noisy, noise_level=pair.noise)
+
+
 def check_targets(domain: str, model: dict, bm3d: dict, synth: dict | None, shift: dict | None,
                   sweep: list[dict]) -> list[tuple[str, bool, str]]:
     checks = []
@@ -184,7 +192,8 @@ def sweep_figure(runner, domain: str, target: Path) -> None:
     plt.close(fig)
 
 
-def card_for(domain: str, weights: Path, model_scores: dict, bm3d: dict, synth: dict | None) -> dict:
+def card_for(domain: str, weights: Path, model_scores: dict, bm3d: dict, synth: dict | None,
+             told: dict | None = None) -> dict:
     config = json.loads((weights.parent / "config.json").read_text())
     return {
         "summary": f"noise-aware {config['model']} {'raw Bayer (RGGB) mosaic' if domain == 'raw' else 'sRGB'} "
@@ -200,7 +209,11 @@ def card_for(domain: str, weights: Path, model_scores: dict, bm3d: dict, synth: 
         "held_out": {f"crossdomain-{domain}": {
             "psnr": round(model_scores["summary"]["psnr"], 3), "noisy_psnr": round(model_scores["summary"]["noisy_psnr"], 3),
             "bm3d_psnr": round(bm3d["summary"]["psnr"], 3),
-            "per_kind": {g["value"]: round(g["psnr"], 3) for g in model_scores["breakdown"] if g["tag"] == "kind"}},
+            "per_kind": {g["value"]: round(g["psnr"], 3) for g in model_scores["breakdown"] if g["tag"] == "kind"},
+            "level": "estimated from each block",
+            **({"told_true_level": {"psnr": round(told["summary"]["psnr"], 3),
+                                    "per_kind": {g["value"]: round(g["psnr"], 3) for g in told["breakdown"] if g["tag"] == "kind"},
+                                    "note": "told each block's true level, as a DNG's NoiseProfile tells it"}} if told else {})},
             **({"synthraw": {"psnr": round(synth["summary"]["psnr"], 3),
                              "note": "seen distribution: made like the training data"}} if synth else {})},
         "record": "benchmarks/results/noise-aware-weights.md",
@@ -234,11 +247,14 @@ def main() -> int:
         runner = TorchRunner(zoo.load(weights), device="cpu")
         data = f"crossdomain-{domain}"
         model_scores = scores_of(evaluate_file(network_denoiser(runner), data, shipped_as))
+        told = scores_of(evaluate_file(told_denoiser(runner), data, shipped_as)) if domain == "raw" else None
         bm3d = bm3d_scores(data)
         synth = scores_of(evaluate_file(network_denoiser(runner), "synthraw", shipped_as)) if domain == "raw" else None
         shift = mean_shift(runner, data, "phone-lowlight") if domain == "srgb" else None
         sweep = strength_sweep(runner, data)
         checks = check_targets(domain, model_scores, bm3d, synth, shift, sweep)
+        if told is not None:  # the same targets for the level a DNG gives
+            checks += [(f"told the true level: {t}", ok, m) for t, ok, m in check_targets(domain, told, bm3d, None, None, sweep)[:-1]]
         passed_all &= all(ok for _, ok, _ in checks)
         baselines = {}
         for name in args.baseline:
@@ -246,10 +262,12 @@ def main() -> int:
             if (model.in_channels == 1) == (domain == "raw"):
                 baselines[name] = scores_of(evaluate_file(network_denoiser(TorchRunner(model, device="cpu")), data, name))
         record["models"][shipped_as] = {
-            "weights": str(weights), data: model_scores, "synthraw": synth and synth["summary"], "phone_lowlight_shift": shift,
+            "weights": str(weights), data: model_scores, f"{data} (told the true level)": told, "synthraw": synth and synth["summary"], "phone_lowlight_shift": shift,
             "strength_sweep": sweep, "baselines": {k: v["summary"] | {"breakdown": v["breakdown"]} for k, v in baselines.items()},
             "targets": [{"target": t, "passed": p, "measured": m} for t, p, m in checks]}
         print(f"\n## {shipped_as} ({weights})\n\n{breakdown_table(model_scores, bm3d)}\n")
+        if told is not None:
+            print(f"told the true level (a DNG's NoiseProfile):\n\n{breakdown_table(told, bm3d)}\n")
         for name, scores in baselines.items():
             print(f"{name} (before): {scores['summary']['psnr']:.2f} dB; " + ", ".join(
                 f"{g['value']} {g['psnr']:.2f}" for g in scores["breakdown"] if g["tag"] == "kind"))
@@ -262,7 +280,7 @@ def main() -> int:
         crop_grid(runners, domain, RESULTS / f"{shipped_as}-crops.png")
         sweep_figure(runner, domain, RESULTS / f"{shipped_as}-strength.png")
         if args.ship:
-            card = card_for(domain, weights, model_scores, bm3d, synth)
+            card = card_for(domain, weights, model_scores, bm3d, synth, told)
             zoo.save(zoo.load(weights), ROOT / "plugins" / "weights" / f"{shipped_as}.safetensors", card=card)
             print(f"shipped {shipped_as} with its card", file=sys.stderr)
     for name in args.recard:
