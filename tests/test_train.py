@@ -389,9 +389,9 @@ def test_distill_refuses_a_damaged_results_file_in_one_line(tmp_path):
     from zoo.train.distill import DistillConfig, Pipeline
 
     (tmp_path / "results.json").write_text("garbage")
-    with pytest.raises(zoo.ZooError, match="cannot read .*results.json") as caught:
+    with pytest.raises(zoo.ZooError, match="results.json is not valid JSON .*move it away") as caught:
         Pipeline(DistillConfig(out=str(tmp_path)))
     assert "\n" not in str(caught.value)
     (tmp_path / "results.json").write_text("[1]")
-    with pytest.raises(zoo.ZooError, match="is not what zoo distill writes"):
+    with pytest.raises(zoo.ZooError, match="results.json must hold a table .*, not a list; move it away"):
         Pipeline(DistillConfig(out=str(tmp_path)))

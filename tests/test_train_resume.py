@@ -122,7 +122,8 @@ def test_resume_without_a_run_or_a_folder_is_one_line(tmp_path, capsys):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "config.json").write_text("{not json")
     assert main(["train", "--resume", "--out", str(tmp_path / "bad")]) == 2
-    assert "cannot read the run's settings" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the run's settings" in err and "config.json is not valid JSON" in err and "use another --out" in err
     (tmp_path / "bad" / "config.json").write_text('{"model": "mwrcanet", "steps": "many"}')
     assert main(["train", "--resume", "--out", str(tmp_path / "bad")]) == 2
     assert 'steps is "many", not a value of this setting' in capsys.readouterr().err

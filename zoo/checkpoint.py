@@ -27,8 +27,7 @@ from torch import nn
 from zoo.contract import model_config, model_name, registered_name
 from zoo.errors import CheckpointError, ZooError
 from zoo.fileio import atomic_path
-from zoo.limits import load_json
-from zoo.reading import check_regular
+from zoo.reading import check_regular, parse_json
 from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT
 from zoo.version import __version__
 
@@ -149,7 +148,7 @@ def _json_metadata(file: Path, metadata: dict[str, str], key: str) -> Any:
     if key not in metadata:
         return None
     try:
-        return load_json(metadata[key], f"{file}: its '{key}' metadata")
+        return parse_json(metadata[key], f"{file}: its '{key}' metadata")
     except CheckpointError:
         raise
     except ZooError as exc:  # too big, too deep, not JSON: as the weights file's error

@@ -19,6 +19,12 @@ class CheckpointError(ZooError):
     """A weights file is missing, unreadable, unsafe, or does not fit the model."""
 
 
+class DamagedFile(ZooError):
+    """A file zoo wrote itself and reads back (a run's settings, a candidate's result) cannot be
+    read: not a regular file, above the size or depth limits, not UTF-8, not JSON, not an object.
+    Its message names the file and the fault (:func:`zoo.reading.read_json_object`)."""
+
+
 class WriteError(ZooError, OSError):
     """Writing a file failed or was refused (disk full, no permission, a device or FIFO in the way).
 

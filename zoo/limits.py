@@ -13,12 +13,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from zoo.errors import ZooError
 
@@ -149,30 +146,3 @@ def check_threads(threads: int | None, what: str = "--threads") -> None:
     if threads > cores():
         raise ZooError(f"{what} {threads} is more than the {cores()} CPU cores this process may use")
 
-
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a JSON string literal, escapes included
-_BRACKETS = re.compile(r"[\[\]{}]")
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def load_json(text: str, what: str) -> Any:
-    """Parse JSON from a file zoo did not write itself, within :attr:`Limits.max_json_bytes` and
-    :attr:`Limits.max_json_depth` (100,000 nested brackets were a RecursionError). NaN and
-    Infinity, which Python's parser takes, are refused. Every problem is one line about ``what``."""
-    limit = current()
-    size = len(text.encode("utf-8", errors="replace"))
-    if exceeds(size, limit.max_json_bytes):
-        raise ZooError(f"{what} is {size:,} bytes of JSON, above the limit of {limit.max_json_bytes:,}")
-    depth = deepest = 0
-    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):  # brackets inside strings do not nest
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
-    if exceeds(deepest, limit.max_json_depth):
-        raise ZooError(f"{what} nests {deepest} levels deep, above the limit of {limit.max_json_depth}")
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; so is a 5,000-digit int
-        raise ZooError(f"{what} is not valid JSON ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") from None

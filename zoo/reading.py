@@ -15,19 +15,25 @@ study folder's ``search.json``, a weights file) is read through here:
 - the document's top level is checked to be of the type the caller expects.
 
 Each refusal is a :class:`~zoo.errors.ZooError` whose one line names the file.
+
+Files zoo wrote itself and reads back (a run folder's ``config.json``, a search candidate's
+``result.json``, a study's ``search.json``, ...) are read by :func:`read_json_object`, with the
+same bounds and one policy for damage, stated in its docstring (and in docs/security.md).
 """
 
 from __future__ import annotations
 
 import errno
 import functools
+import json
 import os
+import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
-from zoo.errors import ZooError
-from zoo.limits import current, exceeds, load_json
+from zoo.errors import DamagedFile, ZooError
+from zoo.limits import current, exceeds
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
@@ -124,6 +130,36 @@ def expect(value: Any, kind: type | None, what: str) -> Any:
 
 # --- documents ----------------------------------------------------------------------------------------
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a JSON string literal, escapes included
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(text: str, what: str, *, constants: bool = False) -> Any:
+    """JSON text within :attr:`~zoo.limits.Limits.max_json_bytes` and
+    :attr:`~zoo.limits.Limits.max_json_depth` (100,000 nested brackets were a RecursionError).
+    NaN and Infinity, which Python's parser takes, are refused unless ``constants`` (zoo's own
+    files: its writers write them for a score that is not finite). Every problem is one line
+    about ``what``."""
+    limit = current()
+    size = len(text.encode("utf-8", errors="replace"))
+    if exceeds(size, limit.max_json_bytes):
+        raise ZooError(f"{what} is {size:,} bytes of JSON, above the limit of {limit.max_json_bytes:,}")
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):  # brackets inside strings do not nest
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    if exceeds(deepest, limit.max_json_depth):
+        raise ZooError(f"{what} nests {deepest} levels deep, above the limit of {limit.max_json_depth}")
+    try:
+        return json.loads(text) if constants else json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; so is a 5,000-digit int
+        raise ZooError(f"{what} is not valid JSON ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") from None
+
+
 def parse_toml(text: str, what: str) -> dict[str, Any]:
     """TOML text as a table, bounded in size and depth; one line naming ``what`` for any fault."""
     try:
@@ -213,7 +249,39 @@ def parse_yaml(text: str, what: str) -> Any:
 def read_json(path: str | os.PathLike[str], what: str, kind: type | None = None) -> Any:
     """A JSON file, bounded in size and depth, its top level a ``kind`` when given."""
     label = f"{what} {path}"
-    return expect(load_json(read_text(path, what), label), kind, label)
+    return expect(parse_json(read_text(path, what), label), kind, label)
+
+
+@overload
+def read_json_object(path: str | os.PathLike[str], what: str, *, missing_ok: Literal[False] = ...,
+                     advice: str = ...) -> dict[str, Any]: ...
+@overload
+def read_json_object(path: str | os.PathLike[str], what: str, *, missing_ok: bool, advice: str = ...
+                     ) -> dict[str, Any] | None: ...
+def read_json_object(path: str | os.PathLike[str], what: str, *, missing_ok: bool = False,
+                     advice: str = "") -> dict[str, Any] | None:
+    """A JSON object that zoo wrote itself into one of its folders, read back. The one policy:
+
+    - missing: None with ``missing_ok``, else a one-line :class:`ZooError`;
+    - damaged (not a regular file, above the size or depth limit, not UTF-8, not JSON, not an
+      object): a :class:`~zoo.errors.DamagedFile`, one line naming ``what``, the file and the fault.
+      A caller whose file only records what zoo can make again (a candidate's result, the
+      validation line on the curves, a lock's note of its holder) catches it, says so in a
+      warning, and goes on as if the file were missing, so that it is written again; everywhere
+      else (a run's settings, a pipeline's scores, a study's ``search.json``) it stops the command.
+
+    ``advice`` ends the damage's line (what the user can do: "repair it, or use another --out").
+    NaN and Infinity are read back (zoo's writers write them); otherwise read as :func:`read_json`.
+    """
+    if not os.path.lexists(path):
+        if missing_ok:
+            return None
+        raise ZooError(f"cannot read {what} {path}: there is no such file")
+    label = f"{what} {path}"
+    try:
+        return expect(parse_json(read_text(path, what), label, constants=True), dict, label)
+    except ZooError as exc:
+        raise DamagedFile(f"{exc}; {advice}" if advice else str(exc)) from None
 
 
 def read_toml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:

@@ -21,7 +21,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from zoo.errors import ZooError
+from zoo.errors import DamagedFile, ZooError
+from zoo.reading import read_json_object
 
 try:
     import fcntl
@@ -34,12 +35,11 @@ _held_lock = threading.Lock()
 
 
 def _holder(lock_file: Path) -> str:
-    """Who holds the lock, from what it wrote into the file (best effort)."""
+    """Who holds the lock, from what it wrote into the file (best effort: a note being written,
+    or damaged, names nobody)."""
     try:
-        info = json.loads(lock_file.read_text() or "{}")
-    except (OSError, ValueError):
-        return ""
-    if not isinstance(info, dict):
+        info = read_json_object(lock_file, "the lock's note", missing_ok=True) or {}
+    except DamagedFile:
         return ""
     parts = [f"pid {info['pid']}" if "pid" in info else "", f"on {info['host']}" if "host" in info else ""]
     text = " ".join(p for p in parts if p)

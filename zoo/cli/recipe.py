@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.limits import load_json
 from zoo.modelfile import FORMAT as MODEL_FILE_FORMAT
-from zoo.reading import is_yaml, parse_toml, parse_yaml, read_json, read_text
+from zoo.reading import is_yaml, parse_json, parse_toml, parse_yaml, read_json, read_text
 
 # Options that are not part of a recipe: how to run, not what to train.
 NOT_IN_RECIPES = {"config_file", "resume", "json", "help"}
@@ -37,11 +36,11 @@ def model_config(text: str) -> Any:
 
     Inline JSON comes back whatever it holds: the command checks that it is an object and says so
     naming its own option. A file must hold an object. Both are bounded in size and depth
-    (:func:`zoo.limits.load_json`: 10,000 nested brackets were a RecursionError)."""
+    (:func:`zoo.reading.parse_json`: 10,000 nested brackets were a RecursionError)."""
     text = text.strip()
     if text.startswith(("{", "[")):
         try:
-            return load_json(text, "the inline JSON")
+            return parse_json(text, "the inline JSON")
         except ZooError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
     with contextlib.suppress(ValueError):  # a scalar (5, "x", true): the command says it is no object

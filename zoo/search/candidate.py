@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ZooError
+from zoo.errors import DamagedFile, ZooError
 from zoo.fileio import atomic_path
+from zoo.reading import read_json_object
 from zoo.search.earlystop import EarlyStop, StopCandidate
 from zoo.search.genome import config_key
 from zoo.search.storage import folder_lock
@@ -67,6 +69,36 @@ class Result:
     stopped: dict[str, Any] | None = None  # the early-stopping rule's record, when it stopped the run
     resumed_from: int = 0  # the checkpoint step this run started from (0: from scratch)
     reused: bool = False  # the result was there already (the same candidate, trained before)
+
+
+def _as_result(data: dict[str, Any], path: Path) -> Result:
+    """``data`` as a :class:`Result`; a :class:`DamagedFile` unless it holds what
+    :func:`train_candidate` writes (numbers where numbers go, a finite PSNR)."""
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    try:
+        result = Result(**data)
+    except TypeError:  # keys missing, or not a Result's
+        raise DamagedFile(f"the candidate's result {path} is not a result zoo search writes") from None
+    if not (number(result.psnr) and math.isfinite(result.psnr) and number(result.ssim) and number(result.seconds)
+            and isinstance(result.steps, int) and isinstance(result.resumed_from, int)
+            and isinstance(result.curve, list) and isinstance(result.stopped, (dict, type(None)))):
+        raise DamagedFile(f"the candidate's result {path} holds values of the wrong kind")
+    return result
+
+
+def stored_result(folder: Path) -> Result | None:
+    """The result a finished training left in ``folder`` (None: none yet). A damaged one is
+    treated as absent, with a warning: the candidate trains again (from its checkpoint) and
+    writes it anew, rather than failing its trial each time it is drawn."""
+    path = folder / RESULT
+    try:
+        data = read_json_object(path, "the candidate's result", missing_ok=True)
+        return None if data is None else _as_result(data, path)
+    except DamagedFile as exc:
+        warnings.warn(f"{exc}; training the candidate again", RuntimeWarning, stacklevel=2)
+        return None
 
 
 def candidate_folder(out: Path, config: dict[str, Any], proxy: Proxy) -> Path:
@@ -131,9 +163,9 @@ def train_candidate(folder: Path, config: dict[str, Any], proxy: Proxy, rule: Ea
     ``before_training`` runs just before the trainer does (torchrun: rank 0 sends the job)."""
     with folder_lock(folder / ".lock"):  # a duplicate genome waits here, then reuses the result
         done = folder / RESULT
-        if done.is_file():
-            result = Result(**json.loads(done.read_text()))
-            return dataclasses.replace(result, reused=True)
+        stored = stored_result(folder)
+        if stored is not None:
+            return dataclasses.replace(stored, reused=True)
         run = RunFolder(folder / "run")
         start = _checkpoint_step(run)  # an interrupted run's trainer resumes from here
         cfg = proxy.train_config(config, run.path)

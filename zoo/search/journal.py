@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from zoo.errors import ZooError, first_line
-from zoo.limits import current, load_json
-from zoo.reading import read_bytes
+from zoo.limits import current
+from zoo.reading import parse_json, read_bytes
 
 _OPERATIONS = range(0, 11)  # optuna.storages.journal's JournalOperation: CREATE_STUDY .. DISCARD_TRIALS
 _WRITING_PAUSE = 0.5  # seconds: a worker may be appending a line as it is read; look once more
@@ -31,7 +31,7 @@ _WRITING_PAUSE = 0.5  # seconds: a worker may be appending a line as it is read;
 def _line_problem(line: str, number: int) -> str | None:
     """Why line ``number`` is not an operation Optuna writes; None when it is one."""
     try:
-        entry = load_json(line, f"line {number}")
+        entry = parse_json(line, f"line {number}")
     except ZooError as exc:
         return str(exc)
     if not isinstance(entry, dict):

@@ -29,7 +29,7 @@ from typing import Any
 from zoo.errors import ZooError, first_line
 from zoo.install import pip_hint
 from zoo.fileio import atomic_path
-from zoo.reading import read_json
+from zoo.reading import read_json_object
 from zoo.search.journal import check_journal, damaged_storage
 
 JOURNAL = "study.journal"
@@ -178,9 +178,9 @@ def read_folder_file(out: Path) -> dict[str, Any] | None:
     """``search.json`` of a run folder, checked (a table naming the study, and a database URL
     or null); None when the folder has none."""
     path = out / FOLDER_FILE
-    if not os.path.lexists(path):
+    data = read_json_object(path, "the search's folder file", missing_ok=True)
+    if data is None:
         return None
-    data = read_json(path, "the search's folder file", dict)
     study, storage = data.get("study"), data.get("storage")
     if not isinstance(study, str) or not study.strip():
         raise ZooError(f"{path}: \"study\" must name the study (a string), got {_brief(study)}")

@@ -43,10 +43,13 @@ from zoo.evaluation import Denoiser, evaluate
 from zoo.factory import create_model, load
 from zoo.fileio import atomic_path
 from zoo.infer import TorchRunner, denoise
+from zoo.reading import read_json_object
 from zoo.runlock import run_lock
 from zoo.table import format_table
 from zoo.train.trainer import TrainConfig, changed_settings, train
 
+# What to do with a damaged file of the pipeline's (zoo.reading.read_json_object).
+REDO = "move it away to redo what it records"
 # Settings a finished pipeline may be run again with: they change no step's training.
 RERUN_KEYS = ("out", "test", "val")
 # The recipe's trainings: (run folder, network, step 0-3, the folder whose weights it fine-tunes).
@@ -125,7 +128,8 @@ class Pipeline:
         for folder, *_ in TRAININGS:
             self._step_config(folder).check()  # bad options fail before any step trains
         self.results_file = self.out / "results.json"
-        self.results: dict[str, Any] = _read_json_object(self.results_file) if self.results_file.is_file() else {}
+        self.results: dict[str, Any] = read_json_object(self.results_file, "the pipeline's scores", missing_ok=True,
+                                                        advice=REDO) or {}
         self._outputs: dict[tuple[Path, str, bool], list[np.ndarray]] = {}
         self.test: list[Pair] = []  # the test set's pairs, loaded by run()
         self.scored_on: str | None = None  # the test set of an earlier run in this folder
@@ -171,7 +175,8 @@ class Pipeline:
         if not (run / "config.json").is_file():
             raise ZooError(f"{run} has final weights but no config.json to tell how they were trained: "
                            "delete it to train it again")
-        changed = changed_settings(_read_json_object(run / "config.json"), self._step_config(folder))
+        stored = read_json_object(run / "config.json", "the step's settings", advice=REDO)
+        changed = changed_settings(stored, self._step_config(folder))
         if changed:
             raise ZooError(f"{run} was trained with other settings: {'; '.join(changed)}. "
                            "Delete it to train it again, or use another --out")
@@ -243,10 +248,11 @@ class Pipeline:
         c = self.cfg
         settings = json.loads(json.dumps(dataclasses.asdict(c)))
         config_file = self.out / "config.json"
-        if config_file.is_file():
+        earlier = read_json_object(config_file, "the pipeline's settings", missing_ok=True, advice=REDO)
+        if earlier is not None:
             # A setting the file lacks (written by an older zoo) had its default then.
             defaults = json.loads(json.dumps(dataclasses.asdict(DistillConfig(out=c.out))))
-            stored = {**defaults, **_read_json_object(config_file)}
+            stored = {**defaults, **earlier}
             self.scored_on = stored["test"]
             changed = [k for k in settings if k not in RERUN_KEYS and stored[k] != settings[k]]
             if changed:
@@ -290,17 +296,6 @@ class Pipeline:
         self.results["final_weights"] = str(final)
         self._save_results()
         return self.results
-
-
-def _read_json_object(path: Path) -> dict[str, Any]:
-    """A JSON object the pipeline wrote earlier; a damaged one is one line, not a traceback."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ZooError(f"cannot read {path} ({type(exc).__name__}): move it away to redo what it records") from None
-    if not isinstance(data, dict):
-        raise ZooError(f"{path} is not what zoo distill writes (a JSON object): move it away to redo what it records")
-    return data
 
 
 def format_results(results: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from torch.optim.lr_scheduler import LambdaLR
 
 from zoo.errors import ZooError
+from zoo.reading import read_json_object
 from zoo.train.config import TrainConfig, changed_settings, warmup_steps
 from zoo.train.runfolder import RunFolder
 
@@ -30,15 +31,9 @@ def saved_settings(folder: str | os.PathLike[str], kind: type = TrainConfig) -> 
     ``kind`` (TrainConfig, or zoo distill's DistillConfig), or None when the folder has none.
     ``out`` is left out: the folder is wherever it is now, not where it was made."""
     path = RunFolder(folder).config  # a zoo distill folder keeps its settings under the same name
-    if not path.is_file():
+    stored = read_json_object(path, "the run's settings", missing_ok=True, advice="repair it, or use another --out")
+    if stored is None:
         return None
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ZooError(f"cannot read the run's settings {path} ({type(exc).__name__}: {exc}); "
-                       "repair it, or use another --out") from None
-    if not isinstance(stored, dict):
-        raise ZooError(f"{path} holds no settings (a JSON object); repair it, or use another --out")
     hints = typing.get_type_hints(kind)
     settings = {k: v for k, v in stored.items() if k in hints and k != "out"}
     for name, value in settings.items():  # a hand-edited file: one line here, not a TypeError mid-run

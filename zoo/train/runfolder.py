@@ -14,13 +14,15 @@ from __future__ import annotations
 import csv
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from zoo.errors import ZooError, first_line
+from zoo.errors import DamagedFile, ZooError, first_line
 from zoo.fileio import atomic_path
+from zoo.reading import read_json_object
 
 LOG_FIELDS = ["step", "lr", "loss", "val_psnr", "val_ssim", "seconds"]
 
@@ -72,13 +74,10 @@ class RunFolder:
             tmp.write_text(json.dumps(settings, indent=2) + "\n")
 
     def read_settings(self) -> dict[str, Any]:
-        """``config.json`` as written by :meth:`create`, or nothing when it is missing or damaged
-        (callers that need it say so: :func:`zoo.train.resume.saved_settings`)."""
-        try:
-            settings = json.loads(self.config.read_text())
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-            return {}
-        return settings if isinstance(settings, dict) else {}
+        """``config.json`` as written by :meth:`create`, or nothing when it is missing; damaged,
+        a one-line :class:`~zoo.errors.DamagedFile` (:func:`zoo.reading.read_json_object`)."""
+        return read_json_object(self.config, "the run's settings", missing_ok=True,
+                                advice="repair it, or use another --out") or {}
 
     def write_validation(self, info: dict[str, Any]) -> None:
         """Write ``validation.json``: the validation set and its noisy input's scores."""
@@ -87,12 +86,14 @@ class RunFolder:
 
     def read_validation(self) -> dict[str, Any]:
         """``validation.json``, or nothing when there is none (no validation yet, or a run made by
-        an older zoo) or it cannot be read: it only draws a line on the curves."""
+        an older zoo); damaged, nothing and a warning: it only draws a line on the curves, and
+        the run's next validation writes it again."""
         try:
-            info = json.loads(self.validation.read_text())
-        except (OSError, UnicodeDecodeError, ValueError):
+            return read_json_object(self.validation, "the validation record", missing_ok=True) or {}
+        except DamagedFile as exc:
+            warnings.warn(f"{exc}; the curves go without the noisy input's line until the next validation "
+                          "writes it again", RuntimeWarning, stacklevel=2)
             return {}
-        return info if isinstance(info, dict) else {}
 
     def save_state(self, state: dict[str, Any]) -> None:
         """Write ``last.pt`` atomically: a kill leaves the previous checkpoint whole."""
