@@ -210,3 +210,17 @@ def test_dark_very_noisy_photos_keep_their_local_brightness_and_colour():
     deviation = np.concatenate(deviations)
     assert deviation.size >= 50
     assert deviation.mean() < 1.5 and deviation.max() < 4.5
+
+
+def test_bright_noise_survives_the_camera_pipeline():
+    """Near white the tone curve flattens: to first order a bright channel's noise all but vanishes
+    from the training pairs, developed exactly it keeps its spread (and clipping's pull down)."""
+    camera = random_unprocess_params(np.random.default_rng(0))
+    clean = np.full((64, 64), 0.3)
+    noise = phone.sensor_noise(clean, 1e-2, 1e-4, np.random.default_rng(1))
+    processing = phone.InCamera(0.3, 0.8, 0.0, None)
+    first, developed = phone.phone_develop(clean, noise, camera, processing, exact_highlights=False)
+    exact, _ = phone.phone_develop(clean, noise, camera, processing)
+    bright = developed.mean((0, 1)) > 0.95
+    assert bright.any()
+    assert ((exact - developed).std((0, 1))[bright] > 3 * (first - developed).std((0, 1))[bright]).all()

@@ -152,3 +152,12 @@ def test_green_difference_fit_on_textured_raw_at_low_noise():
         true = math.sqrt(shot * intensity + read)
         got = level.at(np.full((4, 1, 1), intensity))[:, 0, 0]
         assert np.all(np.abs(got / true - 1) < 0.15), (intensity, got / true)
+
+
+def test_a_channel_clipped_white_takes_the_other_channels_level_not_none():
+    rng = np.random.default_rng(11)
+    image = np.clip(0.5 + rng.normal(0, 0.05, (3, 96, 96)), 0, 1).astype(np.float32)
+    image[1] = 1.0  # a sky whose green went white: flat, no noise to see
+    level = estimate_noise(image)
+    np.testing.assert_allclose(np.asarray(level.sigma)[1], np.asarray(level.sigma)[[0, 2]].mean(0), rtol=1e-6)
+    assert np.asarray(level.sigma)[1].max() == pytest.approx(0.05, rel=0.3)

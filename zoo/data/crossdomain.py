@@ -169,7 +169,7 @@ def _phone_levels(item: str, clean: np.ndarray, camera: UnprocessParams, levels:
         processing = random_in_camera(rng, jpeg_share=1.0)
         noise = sensor_noise(clean, shot, read, rng)
         target = PHONE_PSNR[0] + (PHONE_PSNR[1] - PHONE_PSNR[0]) * level / max(1, levels - 1)
-        noisy_srgb, clean_srgb, scale = at_psnr(clean, noise, camera, processing, target)
+        noisy_srgb, clean_srgb, scale = at_psnr(clean, noise, camera, processing, target, exact_highlights=False)
         noisy = np.clip((clean + noise * scale) / gain, 0.0, 1.0)
         trace(name, "noisy", noisy)
         trace(name, "encoded", noisy_srgb)

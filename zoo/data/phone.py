@@ -96,16 +96,32 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
+EXACT_FROM, EXACT_SPAN = 0.25, 0.5  # linear values where the exact development takes over from the first order
+
+
 def phone_develop(clean: np.ndarray, noise: np.ndarray, camera: UnprocessParams,
-                  processing: InCamera) -> tuple[np.ndarray, np.ndarray]:
+                  processing: InCamera, exact_highlights: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(noisy, clean)`` display sRGB ``(H, W, 3)`` in [0, 1] of a clean mosaic and its sensor
-    noise (both ``(H, W)``, the noise zero-mean and unclipped). The noisy one is 8-bit or JPEG."""
-    clean_linear = linear_rgb(clean, camera).clip(0.0, 1.0)
+    noise (both ``(H, W)``, the noise zero-mean and unclipped). The noisy one is 8-bit or JPEG.
+
+    ``exact_highlights``: from mid-grey up, the noise goes through the tone curve exactly rather
+    than to first order (blended over linear :data:`EXACT_FROM` to ``EXACT_FROM + EXACT_SPAN``).
+    Near white the curve's slope falls to 0 and the sensor clips, so the first order all but
+    erases bright noise (a tenth of the mid-tones' spread), and a network trained on it never
+    learns noisy skies and lamps; in the shadows the first order stays, as there the exact curve
+    (infinite slope at black) is what biased the old pipeline. The held-out sets were built
+    without it (``False``), and keep their bytes."""
+    developed = linear_rgb(clean, camera)  # above 1 where white balance pushes a channel past white
+    clean_linear = developed.clip(0.0, 1.0)
     noise_linear = linear_rgb(np.minimum(noise, 1.0 - clean), camera)  # the sensor saturates at white
     if processing.denoise > 0:
         noise_linear = noise_linear + processing.denoise * (_blur(noise_linear, processing.blur) - noise_linear)
     clean_srgb = tone(clean_linear)
     noise_srgb = noise_linear * tone_slope(clean_linear)
+    if exact_highlights:
+        exact = tone(developed + noise_linear) - clean_srgb  # tone() clips at black and white
+        weight = np.clip((clean_linear - EXACT_FROM) / EXACT_SPAN, 0.0, 1.0)
+        noise_srgb = noise_srgb + weight * (exact - noise_srgb)
     if processing.sharpen > 0:
         noise_srgb = noise_srgb + processing.sharpen * (noise_srgb - _blur(noise_srgb, 1.0))
     noisy = (clean_srgb + noise_srgb).clip(0.0, 1.0)  # an 8-bit file clips at black and white
@@ -119,19 +135,19 @@ def sensor_noise(clean: np.ndarray, shot: float, read: float, rng: np.random.Gen
 
 
 def at_psnr(clean: np.ndarray, noise: np.ndarray, camera: UnprocessParams, processing: InCamera,
-            target: float) -> tuple[np.ndarray, np.ndarray, float]:
+            target: float, exact_highlights: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """:func:`phone_develop` with the noise scaled so that the noisy sRGB image is ``target`` dB
     PSNR from the clean one (within about 0.3 dB: the noise is linear up to the clipping and
     JPEG); also the scale, which multiplies the noise's standard deviation (shot and read by its
     square)."""
     scale = 1.0
-    noisy, clean_srgb = phone_develop(clean, noise, camera, processing)
+    noisy, clean_srgb = phone_develop(clean, noise, camera, processing, exact_highlights)
     for _ in range(3):  # PSNR moves by 20 log10(scale) while the noise stays inside [0, 1]
         measured = psnr(noisy, clean_srgb, data_range=1.0)
         if not np.isfinite(measured):  # nothing to scale: a frame clipped white, or no noise at all
             break
         scale = float(np.clip(scale * 10.0 ** ((measured - target) / 20.0), 1e-3, 1e3))
-        noisy, clean_srgb = phone_develop(clean, noise * scale, camera, processing)
+        noisy, clean_srgb = phone_develop(clean, noise * scale, camera, processing, exact_highlights)
     return noisy, clean_srgb, scale
 
 

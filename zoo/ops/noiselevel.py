@@ -266,15 +266,21 @@ def _flat_residuals(stats: _Stats, knots: np.ndarray, variance: np.ndarray, corr
 def _estimate_srgb(image: np.ndarray, knots: np.ndarray) -> np.ndarray:
     white = _white(PATCH)
     sigma = np.zeros((image.shape[0], knots.size))
+    measured = np.zeros(image.shape[0], dtype=bool)
     for c in range(image.shape[0]):
         stats = _stats(image[c], PATCH)
         if stats.energy.size == 0:
             raise ValueError(f"image of shape {image.shape} is smaller than a {PATCH}-pixel patch")
+        measured[c] = (~stats.clipped).sum() >= MIN_PATCHES
         first = _srgb_channel(stats, knots, white)
         # Demosaicing, JPEG and 8-bit rounding correlate sRGB noise: measure how, and redo the bins.
         covariance = _fit_covariance(_flat_residuals(stats, knots, first**2, white), PATCH)
         corr = white if covariance is None else _correlation_of(covariance, PATCH)
         sigma[c] = _srgb_channel(stats, knots, corr)
+    # A channel clipped almost everywhere (a sky's green gone white) shows flat clipped patches,
+    # no noise: it takes the other channels' level instead of telling the network there is none.
+    if measured.any() and not measured.all():
+        sigma[~measured] = sigma[measured].mean(0)
     return sigma
 
 
