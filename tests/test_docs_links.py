@@ -16,15 +16,16 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 EXTERNAL = ("http://", "https://", "mailto:")
 
 
-def prose(text: str) -> str:
-    """The page without its fenced code blocks and inline code spans (a link there is an example)."""
+def prose(text: str, code_spans: bool = False) -> str:
+    """The page without its fenced code blocks and (unless ``code_spans``) its inline code spans:
+    a link there is an example."""
     kept, fenced = [], False
     for line in text.splitlines():
         if FENCE.match(line):
             fenced = not fenced
             continue
         if not fenced:
-            kept.append(re.sub(r"`[^`]*`", "", line))
+            kept.append(line if code_spans else re.sub(r"`[^`]*`", "", line))
     return "\n".join(kept)
 
 
@@ -36,7 +37,7 @@ def links(page: Path) -> list[str]:
 def anchors(page: Path) -> set[str]:
     """The heading anchors GitHub gives a page: lower case, punctuation dropped, spaces to hyphens."""
     found = set()
-    for line in prose(page.read_text(encoding="utf-8")).splitlines():
+    for line in prose(page.read_text(encoding="utf-8"), code_spans=True).splitlines():
         heading = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line)
         if heading:
             found.add(re.sub(r"[^\w\- ]", "", heading.group(1).lower()).replace(" ", "-"))
