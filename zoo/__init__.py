@@ -1,8 +1,8 @@
 """zoo: a plugin-style model zoo for real-image denoising.
 
     >>> import zoo
-    >>> zoo.list_models()
-    ['mwdensenet', 'mwnet', 'mwrcanet', 'mwresnet']
+    >>> zoo.list_models()  # with no other plugins installed
+    ['mwdensenet', 'mwnet', 'mwrcanet', 'mwrcanet-demo', 'mwrcanet-srgb-demo', 'mwresnet', 'mwresnet-demo']
     >>> model = zoo.create_model("mwrcanet", widths=(32, 48, 64), depth=2)
 """
 
