@@ -8,12 +8,15 @@ import json
 import math
 import os
 import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from zoo.errors import DamagedFile, ZooError
 from zoo.reading import read_json_object
-from zoo.runlock import LOCK_NAME, run_lock
+from zoo.runlock import LOCK_NAME, run_lock, waiting_lock
 from zoo.train.resume import saved_settings
 from zoo.train.runfolder import RunFolder
 
@@ -101,6 +104,35 @@ def test_a_damaged_lock_note_still_refuses_in_one_line(tmp_path):
                 pass
     assert str(caught.value) == (f"{tmp_path} is in use by another zoo process: wait for it to finish, "
                                  "or use another folder")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="folders are locked with flock")
+def test_a_waiting_lock_waits_its_turn(tmp_path):
+    order: list[str] = []
+
+    def second() -> None:
+        with waiting_lock(tmp_path / "sub" / ".lock"):
+            order.append("second")
+
+    with waiting_lock(tmp_path / "sub" / ".lock"):  # makes its folder
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        order.append("first")
+    thread.join(10)
+    assert order == ["first", "second"]
+
+
+def test_without_flock_nothing_is_locked_and_only_the_lock_modules_ask_for_it(tmp_path, monkeypatch):
+    import zoo.runlock
+
+    monkeypatch.setattr(zoo.runlock, "fcntl", None)  # Windows
+    with waiting_lock(tmp_path / ".lock"), waiting_lock(tmp_path / ".lock"), run_lock(tmp_path):
+        pass  # no waiting, no refusal
+    root = Path(__file__).resolve().parents[1]
+    asking = sorted(str(path.relative_to(root)) for folder in ("zoo", "export", "plugins")
+                    for path in (root / folder).rglob("*.py") if "import fcntl" in path.read_text())
+    assert asking == ["zoo/fileio.py", "zoo/runlock.py"]  # each guarded: zoo search imported it bare
 
 
 TINY = {"widths": [4, 4, 4], "act": "relu", "groups": {"block": "residual", "depth": 1, "tail": False}}

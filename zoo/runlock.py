@@ -7,6 +7,10 @@ folder would otherwise leave a mix of both (``best`` from one seed, ``final`` fr
 The lock goes with its process, however it ends (a kill included), so it is never stale; the
 file itself stays. Within one process the lock is re-entrant (a pipeline that trains into its own
 folder). Where there is no ``fcntl`` (Windows) nothing is locked.
+
+``with waiting_lock(path):`` is the other kind of lock zoo takes, on a file: it waits for its
+turn instead (a search's workers seeding their study, one candidate trained at a time). Both
+lock with ``flock``, go with their process, and lock nothing where locks are not to be had.
 """
 
 from __future__ import annotations
@@ -32,6 +36,28 @@ except ImportError:
 LOCK_NAME = ".zoo.lock"
 _held: dict[str, list[int]] = {}  # real path -> [descriptor, depth]: this process's locks
 _held_lock = threading.Lock()
+
+
+def _flock(fd: int, wait: bool) -> bool | None:
+    """Lock the open file ``fd`` exclusively: True when taken, False when another process holds
+    it (``wait`` False), None where there are no locks (no ``fcntl``, or a file system without)."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+def _open(lock_file: Path, what: str) -> int:
+    try:
+        return os.open(lock_file, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
+                       0o644)
+    except OSError as exc:
+        raise ZooError(f"cannot lock {what} {lock_file.parent}: {exc.strerror or exc}") from None
 
 
 def _holder(lock_file: Path) -> str:
@@ -64,19 +90,14 @@ def _acquire(folder: Path, what: str) -> str | None:
             _held[key][1] += 1
             return key
         lock_file = folder / LOCK_NAME
-        try:
-            fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        except OSError as exc:
-            raise ZooError(f"cannot lock the run folder {folder}: {exc.strerror or exc}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        fd = _open(lock_file, "the run folder")
+        taken = _flock(fd, wait=False)
+        if not taken:
             os.close(fd)
+            if taken is None:  # a file system without locks: run unlocked rather than not at all
+                return None
             raise ZooError(f"{folder} is in use by another zoo process{_holder(lock_file)}: wait for it to "
-                           "finish, or use another folder") from None
-        except OSError:  # a file system without locks: run unlocked rather than not at all
-            os.close(fd)
-            return None
+                           "finish, or use another folder")
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": what,
                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}
         with contextlib.suppress(OSError):  # only words for the message of a refused process
@@ -112,6 +133,23 @@ def run_lock(folder: str | os.PathLike[str], what: str | None = None) -> Iterato
         _release(key)
 
 
+@contextlib.contextmanager
+def waiting_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (made, with its folder, if need be) for the
+    ``with`` block, waiting while another process holds it. Not re-entrant."""
+    lock_file = Path(path)
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZooError(f"cannot make the folder {lock_file.parent}: {exc.strerror or exc}") from None
+    fd = _open(lock_file, "the folder")
+    try:
+        _flock(fd, wait=True)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
 def is_locked(folder: str | os.PathLike[str]) -> bool:
     """Whether some process (this one included) holds ``folder``'s lock."""
     if fcntl is None:
@@ -125,9 +163,6 @@ def is_locked(folder: str | os.PathLike[str]) -> bool:
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
+        return _flock(fd, wait=False) is False  # taken here (then released by the close): nobody held it
     finally:
         os.close(fd)
-    return False

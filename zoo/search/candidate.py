@@ -19,9 +19,9 @@ import numpy as np
 from zoo.errors import DamagedFile, ZooError
 from zoo.fileio import atomic_path
 from zoo.reading import read_json_object
+from zoo.runlock import waiting_lock
 from zoo.search.earlystop import EarlyStop, StopCandidate
 from zoo.search.genome import config_key
-from zoo.search.storage import folder_lock
 from zoo.train.trainer import RunFolder, TrainConfig, train
 
 CANDIDATES = "candidates"
@@ -161,7 +161,7 @@ def train_candidate(folder: Path, config: dict[str, Any], proxy: Proxy, rule: Ea
                     before_training: Callable[[], None] | None = None) -> Result:
     """Train (or resume, or reuse) one candidate; one process at a time per folder.
     ``before_training`` runs just before the trainer does (torchrun: rank 0 sends the job)."""
-    with folder_lock(folder / ".lock"):  # a duplicate genome waits here, then reuses the result
+    with waiting_lock(folder / ".lock"):  # a duplicate genome waits here, then reuses the result
         done = folder / RESULT
         stored = stored_result(folder)
         if stored is not None:

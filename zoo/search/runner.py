@@ -22,6 +22,7 @@ import numpy as np
 
 from zoo.configcheck import check_untrusted_config
 from zoo.errors import ZooError, first_line
+from zoo.runlock import waiting_lock
 from zoo.search import distributed
 from zoo.search import storage as stores
 from zoo.search.candidate import Proxy, candidate_folder, open_training_data, train_candidate
@@ -122,7 +123,7 @@ def open_study(settings: SearchSettings):
     directions = [OBJECTIVES[o][0] for o in settings.objectives]
     # One process at a time creates, checks and seeds (on this machine; across machines the
     # enqueue's skip_if_exists keeps the seeds single in all but a simultaneous start).
-    with stores.folder_lock(settings.out / ".search.lock"):
+    with waiting_lock(settings.out / ".search.lock"):
         try:
             study = optuna.create_study(storage=location.storage, study_name=name, directions=directions,
                                         load_if_exists=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import re
@@ -237,24 +236,7 @@ def study_name(location: Location) -> str:
     return names[0]
 
 
-# --- locks and heartbeats --------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def folder_lock(path: Path, *, blocking: bool = True) -> Iterator[bool]:
-    """An exclusive lock on ``path`` across processes of this machine; the kernel releases it
-    when its holder dies, so a killed worker never leaves it held. Yields whether it was taken."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
+# --- heartbeats -----------------------------------------------------------------------------------
 
 def worker_identity() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid()}
