@@ -9,8 +9,8 @@ from types import ModuleType
 
 import numpy as np
 
-from zoo.errors import ZooError, first_line
-from zoo.install import pip_hint
+from zoo.errors import ZooError
+from zoo import install
 
 INPUT_NAME, OUTPUT_NAME = "noisy", "denoised"
 
@@ -32,12 +32,8 @@ def require(module: str) -> ModuleType:
     """Import an optional ONNX dependency, or say how to install it."""
     if module == "onnxruntime":
         _refuse_two_onnxruntimes()
-    try:
-        return __import__(module)
-    except ImportError as exc:
-        # onnxruntime: the CPU build by name; the GPU build comes with the `onnx` extra (never both).
-        hint = pip_hint(module, extra="onnx-cpu" if module == "onnxruntime" else "onnx")
-        raise ZooError(f"{module} is not installed: {hint} ({first_line(exc)})") from None
+    # onnxruntime: the CPU build by name; the GPU build comes with the `onnx` extra (never both).
+    return install.require(module, extra="onnx-cpu" if module == "onnxruntime" else "onnx")
 
 
 def _refuse_two_onnxruntimes() -> None:

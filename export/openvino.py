@@ -27,7 +27,7 @@ from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, run_in_fixed_batches
 from zoo.export.runner import _metadata_int  # the same rule for zoo.* metadata as onnxruntime's runner
 from zoo.fileio import cache_dir
 from zoo.infer.runner import DTYPES
-from zoo.install import pip_hint
+from zoo.install import pip_hint, require
 from zoo.limits import check_threads
 from zoo.terminal import printable
 
@@ -39,11 +39,7 @@ INSTALL_HINT = pip_hint("openvino", extra="openvino")
 
 def require_openvino() -> ModuleType:
     """Import openvino, or say in one line how to install it."""
-    try:
-        import openvino
-    except ImportError as exc:
-        raise ZooError(f"openvino is not installed: {INSTALL_HINT} ({first_line(exc)})") from None
-    return openvino
+    return require("openvino", extra="openvino")
 
 
 def openvino_installed() -> bool:

@@ -16,16 +16,13 @@ from skimage.restoration import denoise_nl_means, denoise_wavelet
 
 from zoo.data.bayer import pack_bayer, unpack_bayer
 from zoo.errors import ZooError
-from zoo.install import pip_hint
+from zoo.install import pip_hint, require
 
 PATTERN = "RGGB"  # the packing only groups same-colour pixels: any pattern's 2x2 phase works
 
 
 def _bm3d(image: np.ndarray, sigma: float) -> np.ndarray:
-    try:
-        import bm3d
-    except ImportError:
-        raise ZooError(f"the bm3d baseline needs the bm3d package: {pip_hint('bm3d', extra='baselines')}") from None
+    bm3d = require("bm3d", "the bm3d baseline", extra="baselines")
     if image.shape[-1] == 3:
         return bm3d.bm3d_rgb(image, sigma_psd=sigma)
     return np.stack([bm3d.bm3d(image[..., c], sigma_psd=sigma) for c in range(image.shape[-1])], axis=-1)

@@ -52,6 +52,7 @@ import tifffile
 
 from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
+from zoo.install import pip_hint, require
 from zoo.limits import check_pixels
 from zoo.metadata import Metadata, append_sub_ifds, embed_png, encode_jpeg, read_metadata, tiff_arguments
 
@@ -369,7 +370,7 @@ def _decode_tiff_page(page: tifffile.TiffPage, file: Path) -> np.ndarray:
         decoded = decoded[..., [2, 1, 0, 3][: decoded.shape[2]]]  # BGR(A) -> RGB(A)
     if decoded is None or decoded.shape != page.shape or decoded.dtype != page.dtype:
         codec = getattr(page.compression, "name", page.compression)
-        raise ZooError(f"cannot read {file}: its {codec} compression needs imagecodecs: pip install imagecodecs")
+        raise ZooError(f"cannot read {file}: its {codec} compression needs imagecodecs: {pip_hint('imagecodecs')}")
     return decoded
 
 
@@ -406,10 +407,7 @@ def _read_npy(file: Path) -> Image:
 
 
 def _read_raw(file: Path) -> Image:
-    try:
-        import rawpy  # optional and heavy: only camera raw files need it
-    except ImportError as exc:
-        raise ZooError(f"reading camera raw file {file} needs rawpy: pip install rawpy") from exc
+    rawpy = require("rawpy", f"reading camera raw file {file}", extra="raw")  # optional and heavy: imported here
     from zoo.raw.mosaic import refuse_headerless
 
     refuse_headerless(file)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 from zoo.errors import DamagedFile, ZooError
+from zoo.install import require
 from zoo.limits import current, exceeds
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
@@ -164,8 +165,8 @@ def parse_toml(text: str, what: str) -> dict[str, Any]:
     """TOML text as a table, bounded in size and depth; one line naming ``what`` for any fault."""
     try:
         import tomllib
-    except ImportError:  # Python 3.10: the same parser as a package
-        import tomli as tomllib
+    except ImportError:  # Python 3.10: the same parser as a package (a dependency there)
+        tomllib = require("tomli", "reading TOML on Python 3.10")
 
     limit = current().max_json_bytes
     if exceeds(len(text.encode("utf-8", errors="replace")), limit):
@@ -223,11 +224,9 @@ def _safe_loader() -> type:
 def parse_yaml(text: str, what: str) -> Any:
     """YAML text, bounded in size and depth, with no aliases and no key given twice."""
     try:
-        import yaml
-    except ImportError:
-        from zoo.install import pip_hint
-
-        raise ZooError(f"{what}: YAML needs PyYAML: {pip_hint('PyYAML')}; or write it as TOML") from None
+        yaml = require("yaml", f"{what}: YAML", package="PyYAML")
+    except ZooError as exc:
+        raise ZooError(f"{exc}; or write it as TOML") from None
     limit = current().max_json_bytes
     if exceeds(len(text.encode("utf-8", errors="replace")), limit):
         raise ZooError(f"{what} is more than {limit:,} bytes, above the limit")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError, first_line
+from zoo.install import require
 from zoo.raw.dng import to_raw_units
 from zoo.raw.meta import RawMeta
 
@@ -26,10 +27,7 @@ AUTO_BRIGHT_THRESHOLD = 0.01  # LibRaw's default: the brightest 1% of pixels may
 @contextmanager
 def open_raw(file: Path) -> Iterator[Any]:
     """A ``rawpy.RawPy`` for ``file``; its errors as one-line :class:`ZooError`s."""
-    try:
-        import rawpy
-    except ImportError:
-        raise ZooError(f"camera raw file {file} needs rawpy: pip install rawpy") from None
+    rawpy = require("rawpy", f"camera raw file {file}", extra="raw")
     try:
         with rawpy.imread(str(file)) as raw:
             yield raw

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError, first_line
-from zoo.install import pip_hint
+from zoo.install import pip_hint, require
 from zoo.fileio import atomic_path
 from zoo.reading import read_json_object
 from zoo.search.journal import check_journal, damaged_storage
@@ -42,12 +42,10 @@ RDB_SCHEMES = ("postgresql", "mysql", "sqlite")
 
 def require_optuna():
     """Optuna, or one line saying how to install it."""
-    try:
-        import optuna
-    except ImportError:
-        raise ZooError(f"zoo search needs Optuna 5: {pip_hint('optuna', extra='search')}") from None
+    optuna = require("optuna", "zoo search", extra="search")
     if int(optuna.__version__.split(".")[0]) != 5:
-        raise ZooError(f"zoo search needs Optuna 5, found {optuna.__version__}: pip install \"optuna>=5,<6\"")
+        hint = pip_hint('"optuna>=5,<6"')
+        raise ZooError(f"zoo search needs Optuna 5, found {optuna.__version__}: {hint}")
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported as one line by the runner
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna
