@@ -80,6 +80,8 @@ class EngineChoice:
     reason: str
     milliseconds: dict[str, float] = field(default_factory=dict)  # what auto measured, per engine
     model: nn.Module | None = None  # the model in memory it runs (None for an exported file)
+    precision: str = ""  # what runs (zoo.export.precision sets it, with why in one line)
+    precision_reason: str = ""
 
 
 def _installed(module: str) -> bool:

@@ -62,13 +62,14 @@ def test_denoise_auto_measures_and_names_its_choice(files, tmp_path, capsys, mon
         name: [{"openvino": 1.0, "onnxruntime": 2.0, "torch": 3.0}[name]] * 4 for name in runners})
     capsys.readouterr()
     out = tmp_path / "auto.npy"
-    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(image), "-o", str(out), "--device", "cpu"]) == 0
+    assert main(["denoise", "mwrcanet", "--weights", str(weights), str(image), "-o", str(out), "--device", "cpu",
+                 "--precision", "float32"]) == 0  # the engine among float32 ones (auto precision: test_precision_auto)
     lines = engine_lines(capsys.readouterr().err)
     assert "measuring each" in lines[0] and len(lines) == 2
     assert "openvino: auto: the fastest float32 engine on this CPU, measured now" in lines[1]
     assert np.abs(np.load(out) - expected).max() <= FP32_TOLERANCE
     assert main(["denoise", "mwrcanet", "--weights", str(weights), str(image), "-o", str(out), "--device", "cpu",
-                 "--force"]) == 0
+                 "--force", "--precision", "float32"]) == 0
     lines = engine_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "measured earlier" in lines[0]
 
@@ -82,7 +83,7 @@ def test_ort_runs_either_engine_and_bfloat16_through_openvino(files, tmp_path, c
     if HAS_BF16:
         capsys.readouterr()
         out = tmp_path / "bf16.npy"
-        assert main(["ort", str(onnx_file), str(image), "-o", str(out), "--dtype", "bfloat16"]) == 0
+        assert main(["ort", str(onnx_file), str(image), "-o", str(out), "--precision", "bfloat16"]) == 0
         lines = engine_lines(capsys.readouterr().err)
         assert len(lines) == 1 and "bfloat16" in lines[0] and "auto: bfloat16 on a CPU runs in OpenVINO" in lines[0]
         assert 0 < np.abs(np.load(out) - expected).max() <= BF16_TOLERANCE
@@ -90,7 +91,7 @@ def test_ort_runs_either_engine_and_bfloat16_through_openvino(files, tmp_path, c
 
 @pytest.mark.parametrize("options, message", [
     (["--engine", "openvino", "--provider", "cpu"], "leave it out with --engine openvino"),
-    (["--engine", "onnxruntime", "--dtype", "bfloat16"], "use --engine openvino"),
+    (["--engine", "onnxruntime", "--precision", "bfloat16"], "use --engine openvino"),
 ])
 def test_ort_engine_mistakes_are_one_line(files, tmp_path, capsys, options, message):
     _, onnx_file, image, _ = files

@@ -15,7 +15,7 @@ prefer_passive_waiting()  # before anything imports torch: its OpenMP runtime re
 from zoo.checkpoint import save  # noqa: E402
 from zoo.errors import BrokenPluginError, CheckpointError, PluginWarning, UnknownNameError, ZooError  # noqa: E402
 from zoo.factory import create_model, load  # noqa: E402
-from zoo.infer import denoise  # noqa: E402
+from zoo.export.precision import denoise  # noqa: E402  (zoo.infer.denoise, with precision=)
 from zoo.registry import create_block, list_blocks, list_models, register_block, register_model, resolve_config  # noqa: E402
 from zoo.version import __version__  # noqa: E402
 

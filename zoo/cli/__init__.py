@@ -25,7 +25,7 @@ FILE_ERRORS = frozenset({errno.ENAMETOOLONG, errno.ENOSPC, errno.EDQUOT, errno.E
 # `zoo denoise` does anything, pulling in training, search and SciPy's statistics); `zoo --help`
 # and a mistyped command import them all.
 COMMANDS = {"list": "listing", "info": "info", "bench": "bench", "denoise": "denoise", "eval": "evaluate",
-            "export": "export", "ort": "ort", "train": "train", "distill": "distill", "search": "search",
+            "export": "export", "ort": "ort", "quantize": "quantize", "train": "train", "distill": "distill", "search": "search",
             "cache": "cache"}
 
 

@@ -12,11 +12,12 @@ from tqdm.auto import tqdm
 
 from zoo.cli import imagejob
 from zoo.cli.engine import add_engine, say
-from zoo.cli.options import add_device, add_tiling, add_weights, check_tiling_options
+from zoo.cli.options import add_device, add_precision, add_tiling, add_weights, check_tiling_options, precision_of
 from zoo.cli.ranks import Ranks
 from zoo.contract import noise_channels
 from zoo.errors import ZooError, first_line
-from zoo.export.engines import ENGINES, EngineChoice, choose_engine
+from zoo.export.engines import ENGINES, EngineChoice
+from zoo.export.precision import choose
 from zoo.factory import create_model
 from zoo.imageio import RAW_SUFFIXES
 from zoo.contract import input_channels
@@ -47,7 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", help="registered model name")
     add_image_arguments(parser)
     add_weights(parser)
-    add_device(parser)
+    add_precision(parser)
+    add_device(parser, dtype=False)
     add_engine(parser, ENGINES)
     parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: as many as torch uses)")
     parser.add_argument("--memory-budget", metavar="SIZE",
@@ -152,16 +154,18 @@ def expand_inputs(inputs: list[str], recursive: bool) -> list[tuple[Path, Path |
 
 
 def run(args: argparse.Namespace) -> int:
-    def choose() -> EngineChoice:
+    precision = precision_of(args)
+
+    def chosen() -> EngineChoice:
         model = create_model(args.model, weights=args.weights)
         engine = args.engine
         if noise_channels(model):  # its map is built beside the network, which zoo runs through PyTorch
-            if engine not in ("auto", "torch"):
-                raise ZooError(f"{args.model} is noise-aware: it runs with --engine torch (or auto)")
+            if engine not in ("auto", "torch") or precision == "int8":
+                raise ZooError(f"{args.model} is noise-aware: it runs with --engine torch (or auto), not in int8")
             engine = "torch"
-        return choose_engine(model, engine=engine, dtype=args.dtype, device=args.device, log=say)
+        return choose(model, precision=precision, engine=engine, device=args.device, threads=args.threads, log=say)
 
-    return denoise_files(args, choose, args.model)
+    return denoise_files(args, chosen, args.model)
 
 
 def denoise_files(args: argparse.Namespace, choose: Callable[[], EngineChoice], label: str) -> int:
@@ -228,8 +232,9 @@ def _denoise_share(args: argparse.Namespace, choose: Callable[[], EngineChoice],
     notes = getattr(runner, "notes", [])
     if ranks.main:
         spread = f", {ranks.world} ranks" if ranks.several else ""
-        print(f"zoo: {label} on {runner.device} [{chosen.engine}: {chosen.reason}]{spread}" + (f" (passed over: {'; '.join(notes)})" if notes else ""),
-              file=sys.stderr)
+        precision = f" [{chosen.precision_reason}]" if chosen.precision_reason else ""
+        print(f"zoo: {label} on {runner.device}{precision} [{chosen.engine}: {chosen.reason}]{spread}" +
+              (f" (passed over: {'; '.join(notes)})" if notes else ""), file=sys.stderr)
     mine = ranks.share([_file_size(p) for p in inputs]) if ranks.several else range(len(inputs))
     failures = 0
     for source, target in tqdm([(inputs[i], targets[i]) for i in mine], unit="image",

@@ -14,10 +14,12 @@ import torch
 from zoo.baselines import BASELINES, check_available
 from zoo.cli.engine import add_engine, say
 from zoo.cli.jsonout import to_json
-from zoo.cli.options import add_device, add_json, add_tiling, add_weights, check_overlap, check_tiling_options
+from zoo.cli.options import add_device, add_json, add_precision, add_tiling, add_weights, check_overlap, \
+    check_tiling_options, precision_of
 from zoo.contract import size_multiple, weights_source
 from zoo.errors import ZooError
-from zoo.export.engines import ENGINES, choose_engine
+from zoo.export.engines import ENGINES
+from zoo.export.precision import choose
 from zoo.evaluation import DATA_KINDS, EvalReport, baseline_denoiser, evaluate, load_data, network_denoiser
 from zoo.fileio import check_replaceable
 from zoo.factory import create_model
@@ -44,7 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ensemble", action="store_true", help="x8 self-ensemble (8x the time)")
     add_tiling(parser)
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N images")
-    add_device(parser)
+    add_precision(parser)
+    add_device(parser, dtype=False)
     add_engine(parser, ENGINES)
     parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: as many as torch uses)")
     parser.add_argument("--csv", metavar="FILE", help="write per-image scores to a CSV file")
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise ZooError("a model is named twice")
     check_available([name for name in args.models if _is_baseline(name)])  # before any model runs
     check_threads(args.threads)
+    args.precision = precision_of(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)  # every engine takes torch's count
     pairs = load_data(args.data)  # a wrong set or file fails before any model is built
@@ -107,9 +111,9 @@ def _denoiser(name: str, args: argparse.Namespace):
     check_tiling_options(args, size_multiple(model))
     if weights_source(model) is None:  # neither --weights nor a pretrained name
         warnings.warn(f"no --weights: scoring {name} with random initial weights", UserWarning, stacklevel=1)
-    choice = choose_engine(model, engine=args.engine, dtype=args.dtype, device=args.device, log=say)
+    choice = choose(model, precision=args.precision, engine=args.engine, device=args.device, threads=args.threads, log=say)
     runner = choice.runner
-    print(f"zoo: {name} on {runner.device} [{choice.engine}: {choice.reason}]", file=sys.stderr)
+    print(f"zoo: {name} on {runner.device} [{choice.precision_reason}] [{choice.engine}: {choice.reason}]", file=sys.stderr)
     return network_denoiser(runner, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap)
 
 

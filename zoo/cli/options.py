@@ -1,14 +1,15 @@
-"""Options that several commands take, declared once: ``--weights``, ``--dtype``/``--device``,
+"""Options that several commands take, declared once: ``--weights``, ``--precision``, ``--dtype``/``--device``,
 ``--tile``/``--overlap`` and ``--json``."""
 
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from zoo.errors import ZooError
 from zoo.infer.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling
 from zoo.limits import check_tile
-from zoo.precision import DTYPES
+from zoo.precision import DTYPES, INFERENCE_PRECISIONS, LOSS_BOUND_DB
 
 WEIGHTS_HELP = "weights file (zoo safetensors, or the published .pth layout)"
 
@@ -17,10 +18,35 @@ def add_weights(parser: argparse.ArgumentParser, help: str = WEIGHTS_HELP) -> No
     parser.add_argument("--weights", help=help)
 
 
-def add_device(parser: argparse.ArgumentParser) -> None:
-    """``--dtype`` (the compute precision) and ``--device``."""
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="compute precision (default float32)")
+def add_device(parser: argparse.ArgumentParser, dtype: bool = True) -> None:
+    """``--dtype`` (the compute precision; left out where ``--precision`` is) and ``--device``."""
+    if dtype:
+        parser.add_argument("--dtype", choices=list(DTYPES), default="float32", help="compute precision (default float32)")
     parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda when available)")
+
+
+PRECISION_HELP = (f"compute precision (default auto: on a CPU the fastest precision at most {LOSS_BOUND_DB:g} dB below "
+                  "float32 in PSNR on the model's held-out set, by its card or measured once and kept; bfloat16 only where "
+                  "the CPU runs it natively; int8 from a `zoo quantize` file; float32 on a GPU)")
+
+
+def add_precision(parser: argparse.ArgumentParser, choices: tuple[str, ...] = INFERENCE_PRECISIONS) -> None:
+    """``--precision auto|float32|bfloat16|int8`` and ``--dtype``, its deprecated alias; read them
+    with :func:`precision_of`."""
+    parser.add_argument("--precision", choices=list(choices), help=PRECISION_HELP)
+    parser.add_argument("--dtype", choices=[c for c in choices if c not in ("auto", "int8")],
+                        help="deprecated: --precision (the same values)")
+
+
+def precision_of(args: argparse.Namespace) -> str:
+    """The precision asked for: ``--precision``, else ``--dtype`` (deprecated, said once), else auto."""
+    dtype = getattr(args, "dtype", None)
+    if dtype is None:
+        return args.precision or "auto"
+    if args.precision not in (None, dtype):
+        raise ZooError(f"--dtype {dtype} and --precision {args.precision} disagree: give --precision alone")
+    warnings.warn(f"--dtype is deprecated: use --precision {dtype}", FutureWarning, stacklevel=2)
+    return dtype
 
 
 def add_tiling(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from zoo.cli.denoise import add_image_arguments, denoise_files
 from zoo.cli.engine import add_engine, say
-from zoo.export.engines import FILE_ENGINES, choose_file_engine
+from zoo.cli.options import add_precision, precision_of
+from zoo.export.engines import FILE_ENGINES
+from zoo.export.precision import choose_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -17,14 +19,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Denoise image files as `zoo denoise` does (same formats, tiling and x8 ensemble) "
         "with a file from `zoo export`, in onnxruntime or OpenVINO. --engine auto (the default) takes "
         "onnxruntime when --provider is named or a GPU is there (TensorRT, then CUDA), OpenVINO for "
-        "--dtype bfloat16, and on a CPU otherwise the faster of the two installed, measured once on this "
-        "machine and kept. The first line printed names the engine that ran and why.",
+        "bfloat16, and on a CPU otherwise the faster of the two installed, measured once on this "
+        "machine and kept. An INT8 file from `zoo quantize` runs as it is quantized (.xml in OpenVINO, .onnx in "
+        "onnxruntime). The first line printed names the precision and the engine that ran, and why.",
     )
-    parser.add_argument("onnx_file", metavar="MODEL.onnx", help="a file written by `zoo export`")
+    parser.add_argument("onnx_file", metavar="MODEL.onnx", help="a file written by `zoo export` or `zoo quantize` (.onnx, or OpenVINO .xml)")
     add_image_arguments(parser)
     add_engine(parser, FILE_ENGINES)
-    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
-                        help="compute precision (default float32); bfloat16 runs in OpenVINO, on a CPU")
+    add_precision(parser, ("auto", "float32", "bfloat16", "int8"))
     parser.add_argument("--provider", choices=["tensorrt", "cuda", "cpu"],
                         help="onnxruntime's execution provider (default: the fastest that starts)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: as many as torch uses)")
@@ -32,6 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return denoise_files(args, lambda: choose_file_engine(args.onnx_file, engine=args.engine, dtype=args.dtype,
-                                                          provider=args.provider, threads=args.threads, log=say),
+    precision = precision_of(args)
+    return denoise_files(args, lambda: choose_file(args.onnx_file, precision=precision, engine=args.engine,
+                                                   provider=args.provider, threads=args.threads, log=say),
                          Path(args.onnx_file).name)
