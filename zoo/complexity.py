@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from zoo.contract import noise_channels
+
 MEGAPIXEL_SIDE = 1024  # MACs per megapixel are counted on a 1024x1024 input, then scaled to 1e6 px
 
 
@@ -34,8 +36,9 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 
 def macs_per_megapixel(model: nn.Module, in_channels: int) -> float:
+    """MACs per megapixel of an image of ``in_channels`` (a noise-aware model's map added)."""
     side = MEGAPIXEL_SIDE
-    return count_macs(model, (1, in_channels, side, side)) * 1e6 / (side * side)
+    return count_macs(model, (1, in_channels + noise_channels(model), side, side)) * 1e6 / (side * side)
 
 
 @dataclass

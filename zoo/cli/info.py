@@ -12,7 +12,7 @@ from zoo.cli.options import add_json, add_weights
 from zoo.table import format_table
 from zoo.complexity import count_parameters, stage_summary
 from zoo.checkpoint import read_card
-from zoo.contract import built_as, input_channels, model_config, weights_source
+from zoo.contract import built_as, input_channels, model_config, noise_channels, weights_source
 from zoo.errors import ZooError
 from zoo.factory import create_model
 from zoo.registry import MODELS
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         with torch.device("meta"):
             model = create_model(args.name)
     channels = input_channels(model)
-    shape = (1, channels, args.size, args.size)
+    shape = (1, channels + noise_channels(model), args.size, args.size)  # a noise-aware model's map follows the image
     stages = stage_summary(model, shape)
     source = weights_source(model)
     card = read_card(source) if source else None
