@@ -69,7 +69,8 @@ def test_cli_bad_backend_is_one_line(capsys):
     assert main(["bench", "mwresnet", "--backends", "eager,warp-drive"]) == 2
     assert capsys.readouterr().err.strip() == ("zoo: error: unknown backend 'warp-drive'; choose from eager, channels_last, "
                                                "compile, onnxruntime, onnxruntime-fp16, onnxruntime-cuda, onnxruntime-cuda-fp16, "
-                                               "onnxruntime-tensorrt, onnxruntime-tensorrt-fp16, openvino, openvino-bf16")
+                                               "onnxruntime-tensorrt, onnxruntime-tensorrt-fp16, openvino, openvino-bf16, "
+                                               "openvino-int8, onnxruntime-int8")
 
 
 @pytest.mark.parametrize("args, message", [(["--threads", "0"], "--threads must be at least 1"),

@@ -104,6 +104,61 @@ def openvino(model: nn.Module, dtype: torch.dtype, device: torch.device, *, prec
         raise BackendUnavailable(str(exc)) from None
 
 
+def int8(model: nn.Module, dtype: torch.dtype, device: torch.device, *, engine: str) -> Runner:
+    """The export quantized to INT8 for ``engine`` (NNCF for OpenVINO, static QDQ for onnxruntime),
+    calibrated on :data:`CALIBRATION_BLOCKS` blocks of the built-in validation set for the model's
+    channel count (random images for another count), the head and tail kept in float (as ``zoo
+    quantize`` most often chooses); its own precision whatever ``--dtype`` says."""
+    from zoo.export.quantize import SUFFIXES, int8_runner, write_card
+    from zoo.export.quantizers import nncf_quantize, onnx_ops, openvino_ops, ort_quantize, scopes
+
+    if device.type != "cpu":
+        raise BackendUnavailable("INT8 runs on the CPU here")
+    try:
+        require("onnxruntime")
+        if engine == "openvino":
+            require_openvino()
+            from zoo.export.quantizers import require_nncf
+
+            require_nncf()
+        source = _export(model)
+        target = source.with_name(f"{source.stem}-int8{SUFFIXES[engine]}")
+        if not target.is_file():
+            if engine == "openvino":
+                import openvino as ov
+
+                keep = scopes(openvino_ops(ov.Core().read_model(str(source))))["head+tail"]
+                nncf_quantize(source, _calibration(model), keep, target)
+            else:
+                import onnx
+
+                ort_quantize(source, _calibration(model), scopes(onnx_ops(onnx.load(str(source))))["head+tail"], target)
+            write_card(target, {"precision": "int8", "engine": engine, "made_by": "zoo bench (head+tail kept in float)"}, engine)
+        return int8_runner(target, engine=engine, threads=torch.get_num_threads(), cache=False)
+    except ZooError as exc:
+        raise BackendUnavailable(str(exc)) from None
+
+
+CALIBRATION_BLOCKS = 8
+_VALIDATION_SETS = {1: "crossval-raw", 3: "crossval-srgb"}
+
+
+def _calibration(model: nn.Module) -> list:
+    """Calibration batches for a benchmark's INT8 backends (see :func:`int8`)."""
+    import numpy as np
+
+    from zoo.contract import input_channels
+
+    channels = input_channels(model)
+    if channels in _VALIDATION_SETS:
+        from zoo.data.specs import load_data
+        from zoo.export.quantize import as_batch
+
+        return [as_batch(pair) for pair in list(load_data(_VALIDATION_SETS[channels]))[:CALIBRATION_BLOCKS]]
+    rng = np.random.default_rng(0)
+    return [rng.random((1, channels, 128, 128), dtype=np.float32) for _ in range(CALIBRATION_BLOCKS)]
+
+
 BACKENDS: dict[str, BackendFactory] = {"eager": eager, "channels_last": channels_last, "compile": compiled}
 for _provider in (None, "cuda", "tensorrt"):
     for _fp16 in (False, True):
@@ -111,4 +166,15 @@ for _provider in (None, "cuda", "tensorrt"):
         BACKENDS[_name] = functools.partial(onnxruntime, fp16=_fp16, provider=_provider)
 BACKENDS["openvino"] = functools.partial(openvino, precision="float32")
 BACKENDS["openvino-bf16"] = functools.partial(openvino, precision="bfloat16")
+BACKENDS["openvino-int8"] = functools.partial(int8, engine="openvino")
+BACKENDS["onnxruntime-int8"] = functools.partial(int8, engine="onnxruntime")
 DEFAULT_BACKENDS = ("eager", "channels_last")
+# The precision a backend runs whatever --dtype says (the others follow --dtype): its row's
+# fraction is of its own precision's peak (zoo.bench.peaks).
+PRECISIONS = {**{name: "float16" if name.endswith("fp16") else "float32" for name in BACKENDS if name.startswith("onnxruntime")},
+              "openvino": "float32", "openvino-bf16": "bfloat16", "openvino-int8": "int8", "onnxruntime-int8": "int8"}
+
+
+def engine_of(name: str) -> str:
+    """The engine a backend runs on: torch, onnxruntime or openvino."""
+    return next((engine for engine in ("onnxruntime", "openvino") if name.startswith(engine)), "torch")

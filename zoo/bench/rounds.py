@@ -3,7 +3,7 @@ machine that gets busy for a while slows them all alike instead of whichever ran
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from zoo.bench.peak import ConvPeak, time_call
@@ -16,9 +16,11 @@ class Timings:
     failed: dict[str, Exception] = field(default_factory=dict)  # a backend that raised leaves the rounds
 
 
-def interleave(calls: dict[str, Callable[[], None]], rounds: int, peak: ConvPeak) -> Timings:
-    """Time each of ``calls`` once per round, each run beside a fresh peak measurement. The order
-    turns by one each round, so no backend always runs first (or right after another)."""
+def interleave(calls: dict[str, Callable[[], None]], rounds: int, peak: ConvPeak | Mapping[str, ConvPeak]) -> Timings:
+    """Time each of ``calls`` once per round, each run beside a fresh peak measurement (one peak
+    for all, or each backend's own by name). The order turns by one each round, so no backend
+    always runs first (or right after another)."""
+    peaks = peak if isinstance(peak, Mapping) else {name: peak for name in calls}
     timings = Timings({name: [] for name in calls}, {name: [] for name in calls})
     names = list(calls)
     for round_ in range(rounds if names else 0):
@@ -27,8 +29,8 @@ def interleave(calls: dict[str, Callable[[], None]], rounds: int, peak: ConvPeak
             if name in timings.failed:
                 continue
             try:
-                timings.peaks[name].append(peak.measure())
-                timings.seconds[name] += time_call(calls[name], 0, 1, peak.sync)
+                timings.peaks[name].append(peaks[name].measure())
+                timings.seconds[name] += time_call(calls[name], 0, 1, peaks[name].sync)
             except Exception as exc:  # reported as that backend's failure; the others go on
                 timings.failed[name] = exc
     return timings
