@@ -10,58 +10,23 @@ waited for: torchrun stops the others.)
 from __future__ import annotations
 
 import datetime
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from zoo.errors import ZooError
+from zoo.torchrun import Place
 
 # How long a finished rank waits for the slowest one at the closing summary.
 SUMMARY_TIMEOUT = datetime.timedelta(days=7)
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ZooError(f"{name}={value!r} in the environment is not a whole number (torchrun sets it)") from None
-
-
-@dataclass(frozen=True)
-class Ranks:
-    """This process's place among the ranks ``torchrun`` started (one rank without torchrun)."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    local_world: int = 1
-
-    @classmethod
-    def from_environment(cls) -> Ranks:
-        world = _env_int("WORLD_SIZE", 1)
-        if world <= 1:
-            return cls()
-        ranks = cls(_env_int("RANK", 0), world, _env_int("LOCAL_RANK", 0), _env_int("LOCAL_WORLD_SIZE", world))
-        if not (0 <= ranks.rank < world and 0 <= ranks.local_rank < ranks.local_world):
-            raise ZooError(f"RANK {ranks.rank} / WORLD_SIZE {world}, LOCAL_RANK {ranks.local_rank} / "
-                           f"LOCAL_WORLD_SIZE {ranks.local_world} do not fit together")
-        return ranks
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def several(self) -> bool:
-        return self.world > 1
+class Ranks(Place):
+    """This process's place among the ranks ``torchrun`` started (one rank without torchrun,
+    :meth:`~zoo.torchrun.Place.from_environment`), and what the ranks of ``zoo denoise`` do together."""
 
     def share(self, sizes: Sequence[int]) -> list[int]:
         """The indices of the items this rank takes, in their order. Largest first, each item goes
@@ -88,8 +53,7 @@ class Ranks:
                                f"{torch.cuda.device_count()}; start at most that many ranks per node")
             torch.cuda.set_device(self.local_rank)  # "cuda" now means this rank's GPU
         elif device is None or device.startswith("cpu"):
-            # torchrun sets OMP_NUM_THREADS=1; the ranks on a node share its cores instead.
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.local_world))
+            torch.set_num_threads(self.cpu_threads())
         if not dist.is_initialized():
             dist.init_process_group("gloo", timeout=SUMMARY_TIMEOUT)
         threads = torch.get_num_threads()

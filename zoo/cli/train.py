@@ -7,7 +7,6 @@ its ``config.json``), the recipe file (``--config-file``), the command line.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from zoo.data.specs import TRAIN_KINDS
 from zoo.data.synthetic import CONTENTS
 from zoo.errors import ZooError
 from zoo.precision import PRECISIONS
+from zoo.torchrun import Place
 from zoo.train.resume import saved_settings
 from zoo.train.trainer import LOSSES, TrainConfig, train
 
@@ -104,6 +104,6 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     final = train(train_config(args), resume=bool(getattr(args, "resume", False)))
-    if int(os.environ.get("RANK", "0")) == 0:  # one line from rank 0, not one per process
+    if Place.from_environment().main:  # one line from rank 0, not one per process
         print(f"zoo: wrote {final} (EMA weights); best by validation: {final.with_name('best.safetensors')}", file=sys.stderr)
     return 0

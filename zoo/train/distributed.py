@@ -3,44 +3,30 @@ the replicas still hold the same weights."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from zoo.errors import ZooError
+from zoo.torchrun import Place
 
 
-@dataclass
-class Distributed:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed() -> Distributed:
-    """Join the process group that ``torchrun`` describes in the environment, if any."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return Distributed()
-    info = Distributed(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+def init_distributed() -> Place:
+    """Join the process group that ``torchrun`` describes in the environment, if any (a bad
+    variable is one line, :meth:`~zoo.torchrun.Place.from_environment`)."""
+    info = Place.from_environment()
+    if not info.several:
+        return info
     if torch.cuda.is_available():  # NCCL's collectives run on the current device: this rank's own GPU
         torch.cuda.set_device(info.local_rank)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     if not torch.cuda.is_available():  # ranks on one machine share its cores
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+        torch.set_num_threads(info.cpu_threads())
     return info
 
 
-def check_replicas_in_step(model: nn.Module, ddp: Distributed) -> None:
+def check_replicas_in_step(model: nn.Module, ddp: Place) -> None:
     """Every rank must hold the same weights: DDP averages gradients, so a difference is a bug."""
     if ddp.world == 1:
         return

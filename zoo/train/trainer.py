@@ -42,7 +42,8 @@ from zoo.precision import DTYPES
 from zoo.runlock import run_lock
 # Other code imports these from here (`from zoo.train.trainer import TrainConfig, train`): kept in __all__.
 from zoo.train.config import LOSSES, TrainConfig, changed_settings, resolve_validation
-from zoo.train.distributed import Distributed, check_replicas_in_step, init_distributed
+from zoo.torchrun import Place
+from zoo.train.distributed import check_replicas_in_step, init_distributed
 from zoo.train.curves import plot_curves
 from zoo.train.resume import follow_schedule, resume_changes, resumed_config
 from zoo.train.runfolder import RunFolder, RunLog
@@ -122,7 +123,7 @@ class _Training:
     """What one invocation of :func:`train` carries from step to step: the model and what updates
     it, the counters ``last.pt`` saves, and the step, validation and checkpoint the loop runs."""
 
-    def __init__(self, cfg: TrainConfig, model: nn.Module, run: RunFolder, ddp: Distributed, device: torch.device,
+    def __init__(self, cfg: TrainConfig, model: nn.Module, run: RunFolder, ddp: Place, device: torch.device,
                  amp_dtype: torch.dtype | None) -> None:
         self.cfg, self.model, self.run, self.ddp, self.device, self.amp_dtype = cfg, model, run, ddp, device, amp_dtype
         self.ema = EMA(model, cfg.ema, short_start=cfg.weights is None)
@@ -290,7 +291,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, sour
         return _train(cfg, ddp, device, amp_dtype, resume=resume, progress=progress, source=source, lock=lock)
 
 
-def _train(cfg: TrainConfig, ddp: Distributed, device: torch.device, amp_dtype: torch.dtype | None, *, resume: bool,
+def _train(cfg: TrainConfig, ddp: Place, device: torch.device, amp_dtype: torch.dtype | None, *, resume: bool,
            progress: bool, source: Source | None, lock: contextlib.ExitStack) -> Path:
     run = RunFolder(cfg.out)
     if run.last.exists() and not resume:
