@@ -23,7 +23,8 @@ from rawfiles import WHITE, scene, write_dng  # noqa: E402
 from zoo.imageio import read_image  # noqa: E402
 from zoo.raw.develop import develop, open_raw  # noqa: E402
 from zoo.raw.dng import to_raw_units  # noqa: E402
-from zoo.raw.meta import read_meta  # noqa: E402
+from zoo.raw.meta import noise_profile, read_meta  # noqa: E402
+from zoo.raw.phase import MODEL_PATTERN  # noqa: E402
 
 MODEL = "mwrcanet-demo"
 
@@ -34,10 +35,11 @@ def model():
 
 
 def expected_mosaic(model, path):
-    """What the CLI must write: the file's mosaic denoised in RGGB phase, in the file's own phase."""
+    """What the CLI must write: the file's mosaic denoised in RGGB phase, in the file's own phase,
+    the network told the level of the file's NoiseProfile."""
     image = read_image(path)
     padded, offset = to_phase(image.data, image.cfa_pattern)
-    return image, from_phase(zoo.denoise(model, padded), offset)
+    return image, from_phase(zoo.denoise(model, padded, noise_level=noise_profile(path, MODEL_PATTERN)), offset)
 
 
 @pytest.mark.parametrize("pattern", CFA_PATTERNS)
