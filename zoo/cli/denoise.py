@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -158,12 +159,14 @@ def run(args: argparse.Namespace) -> int:
 
     def chosen() -> EngineChoice:
         model = create_model(args.model, weights=args.weights)
-        engine = args.engine
-        if noise_channels(model):  # its map is built beside the network, which zoo runs through PyTorch
-            if engine not in ("auto", "torch") or precision == "int8":
-                raise ZooError(f"{args.model} is noise-aware: it runs with --engine torch (or auto), not in int8")
-            engine = "torch"
-        return choose(model, precision=precision, engine=engine, device=args.device, threads=args.threads, log=say)
+        if not noise_channels(model):
+            return choose(model, precision=precision, engine=args.engine, device=args.device, threads=args.threads, log=say)
+        # Its map is built beside the network, which zoo runs through PyTorch.
+        if args.engine not in ("auto", "torch") or precision == "int8":
+            raise ZooError(f"{args.model} is noise-aware: it runs with --engine torch (or auto), not in int8")
+        choice = choose(model, precision=precision, engine="torch", device=args.device, threads=args.threads, log=say)
+        reason = "asked for with --engine" if args.engine == "torch" else "auto: noise-aware, its map is built in PyTorch"
+        return dataclasses.replace(choice, reason=reason)
 
     return denoise_files(args, chosen, args.model)
 
