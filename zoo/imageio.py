@@ -52,9 +52,10 @@ import tifffile
 
 from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
-from zoo.install import pip_hint, require
+from zoo.install import pip_hint
 from zoo.limits import check_pixels
 from zoo.metadata import Metadata, append_sub_ifds, embed_png, encode_jpeg, read_metadata, tiff_arguments
+from zoo.raw.libraw import open_raw
 
 Format = Literal["png", "jpeg", "tiff", "npy", "raw"]
 
@@ -407,15 +408,8 @@ def _read_npy(file: Path) -> Image:
 
 
 def _read_raw(file: Path) -> Image:
-    rawpy = require("rawpy", f"reading camera raw file {file}", extra="raw")  # optional and heavy: imported here
-    from zoo.raw.mosaic import refuse_headerless
-
-    refuse_headerless(file)
-    try:
-        with rawpy.imread(str(file)) as raw:
-            return _normalise_mosaic(raw, file)
-    except rawpy.LibRawError as exc:
-        raise ZooError(f"cannot read {file}: LibRaw cannot decode it ({first_line(exc)})") from exc
+    with open_raw(file, what="reading camera raw file") as raw:
+        return _normalise_mosaic(raw, file)
 
 
 def _normalise_mosaic(raw: Any, file: Path) -> Image:

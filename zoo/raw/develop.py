@@ -9,30 +9,17 @@ that file, so a noisy and a denoised development side by side differ only by the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zoo.errors import ZooError, first_line
-from zoo.install import require
 from zoo.raw.dng import to_raw_units
+from zoo.raw.libraw import open_raw as open_raw  # re-exported: opened and developed together
 from zoo.raw.meta import RawMeta
 
 AUTO_BRIGHT_THRESHOLD = 0.01  # LibRaw's default: the brightest 1% of pixels may clip
-
-
-@contextmanager
-def open_raw(file: Path) -> Iterator[Any]:
-    """A ``rawpy.RawPy`` for ``file``; its errors as one-line :class:`ZooError`s."""
-    rawpy = require("rawpy", f"camera raw file {file}", extra="raw")
-    try:
-        with rawpy.imread(str(file)) as raw:
-            yield raw
-    except rawpy.LibRawError as exc:
-        raise ZooError(f"cannot read {file}: LibRaw cannot decode it ({first_line(exc)})") from exc
 
 
 def develop(raw: Any, mosaics: Sequence[np.ndarray], meta: RawMeta, *, bits: int = 16) -> list[np.ndarray]:
