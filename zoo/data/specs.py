@@ -42,6 +42,11 @@ class DataKind:
     pairs: Callable[..., Sequence[Pair]] | None = None  # to evaluate on
     patches: Callable[..., Weighted] | None = None  # to train on, with weights
     listed_as: str | None = None  # one entry in help and errors for a family (CONTENT-raw)
+    # What the set is for, where it is one (the one home of these facts; zoo train and the search
+    # read them): "test" scores models, and nothing may validate or select on it; "validation" is
+    # held out for choosing (checkpoints, architectures).
+    role: str | None = None
+    auto_for: int | None = None  # `--val auto`: the validation set for models of this many input channels
 
     @property
     def listed(self) -> str:
@@ -58,22 +63,32 @@ def _captures(name: str) -> DataKind:
     return DataKind(name, patches=functools.partial(synthetic.open_captures, name), listed_as=family)
 
 
+TEST, VALIDATION = "test", "validation"  # DataKind.role
+
 KINDS: dict[str, DataKind] = {kind.name: kind for kind in (
-    DataKind("sidd-val", folder=True, pairs=sidd.load_sidd_val),
-    DataKind("siddplus-val", folder=True, pairs=sidd.load_siddplus_val),
+    DataKind("sidd-val", folder=True, pairs=sidd.load_sidd_val, role=TEST),
+    DataKind("siddplus-val", folder=True, pairs=sidd.load_siddplus_val, role=TEST),
     DataKind("sidd-medium", folder=True, pairs=sidd.load_sidd_medium,  # full-size images: evaluate with tiles
              patches=_one(lambda folder: ScenePatches(sidd.sidd_medium_scenes(folder)))),
     DataKind("pairs", folder=True, pairs=load_folder_pairs,
              patches=_one(lambda folder: PairPatches(load_folder_pairs(folder), mosaic=False))),
-    DataKind("synthraw", pairs=functools.partial(load_set, "synthraw"), patches=_one(SynthRaw)),
-    *(DataKind(name, pairs=functools.partial(load_set, name)) for name in ("synthsrgb", "synthval", "synthval-srgb")),
-    *(DataKind(name, pairs=functools.partial(crossdomain.load_crossdomain, name)) for name in crossdomain.SETS),
+    DataKind("synthraw", pairs=functools.partial(load_set, "synthraw"), patches=_one(SynthRaw), role=TEST),
+    DataKind("synthsrgb", pairs=functools.partial(load_set, "synthsrgb"), role=TEST),
+    # The held-out built-in blocks of each kind: what `zoo train` and the search validate on by default.
+    DataKind("synthval", pairs=functools.partial(load_set, "synthval"), role=VALIDATION, auto_for=1),
+    DataKind("synthval-srgb", pairs=functools.partial(load_set, "synthval-srgb"), role=VALIDATION, auto_for=3),
+    # crossdomain-* are blocks of the held-out (test) images, crossval-* of the validation images.
+    *(DataKind(name, pairs=functools.partial(crossdomain.load_crossdomain, name),
+               role=TEST if name.startswith("crossdomain") else VALIDATION) for name in crossdomain.SETS),
     *(_captures(name) for name in synthetic.capture_kinds()),
 )}
 ALIASES = {"sidd-srgb": "pairs"}  # the name `zoo eval` gave noisy/gt folders first
 
 EVAL_KINDS = tuple(dict.fromkeys(kind.listed for kind in KINDS.values() if kind.pairs))
 TRAIN_KINDS = tuple(dict.fromkeys(kind.listed for kind in KINDS.values() if kind.patches))
+TEST_KINDS = tuple(name for name, kind in KINDS.items() if kind.role == TEST)
+VALIDATION_KINDS = tuple(name for name, kind in KINDS.items() if kind.role == VALIDATION)
+AUTO_VALIDATION = {kind.auto_for: name for name, kind in KINDS.items() if kind.auto_for is not None}
 WEIGHT_SEPARATOR = "@"  # "natural-raw@3": drawn three times as often as a source of weight 1
 
 
@@ -93,6 +108,19 @@ def _lookup(spec: str, training: bool) -> tuple[DataKind, tuple[Path, ...]]:
     if folder and not kind.folder:
         raise ZooError(f"{name} is built in: give it without a folder")
     return kind, (Path(folder).expanduser(),) if kind.folder else ()  # a shell leaves the ~ of "KIND:~/..." alone
+
+
+def auto_validation(channels: int | None) -> str | None:
+    """The validation set ``--val auto`` stands for: the held-out built-in blocks of a raw
+    (1-channel) or sRGB (3-channel) model's kind; none for other inputs."""
+    return AUTO_VALIDATION.get(channels or 0)
+
+
+def is_test_set(spec: str) -> bool:
+    """Whether ``spec`` (``KIND`` or ``KIND:DIR``) names a test set, which nothing may validate or
+    select on (any ``crossdomain-*`` name counts as one, as its family does)."""
+    kind = spec.partition(":")[0]
+    return (kind in KINDS and KINDS[kind].role == TEST) or kind.startswith("crossdomain")
 
 
 def load_data(spec: str) -> Sequence[Pair]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from zoo.data.specs import VALIDATION_KINDS, auto_validation, is_test_set
 from zoo.errors import ZooError
 
 # name -> (direction, unit, what it is)
@@ -19,12 +20,6 @@ OBJECTIVES: dict[str, tuple[str, str, str]] = {
     "params": ("minimize", "M", "parameters, millions"),
 }
 DEFAULT_OBJECTIVES = ("psnr", "gmacs")
-# Sets that score models (published or built-in test sets): a search must never select on them.
-TEST_SETS = ("synthraw", "synthsrgb", "sidd-val", "siddplus-val", "crossdomain-raw", "crossdomain-srgb")
-VALIDATION_SETS = {1: "synthval", 3: "synthval-srgb"}  # the default, as `zoo train` validates
-# Built-in validation sets (held-out images, split off for choosing): crossval-* come with the
-# mixed training data.
-OTHER_VALIDATION = ("crossval-raw", "crossval-srgb")
 UNTRAINED_PSNR = 0.0  # the PSNR recorded for a candidate never trained (over a cap): worse than any
 
 
@@ -42,14 +37,15 @@ def parse_objectives(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]
 
 
 def check_validation_data(spec: str | None, in_channels: int) -> str:
-    """The validation set a search scores candidates on; a test set is refused."""
+    """The validation set a search scores candidates on (``auto``: the one `zoo train` takes); a
+    test set is refused. Which sets are which is the data-kind table's (:mod:`zoo.data.specs`)."""
     if spec in (None, "", "auto"):
-        if in_channels not in VALIDATION_SETS:
+        auto = auto_validation(in_channels)
+        if auto is None:
             raise ZooError(f"no built-in validation set for {in_channels}-channel models: give --val pairs:DIR")
-        return VALIDATION_SETS[in_channels]
-    kind = spec.partition(":")[0]
-    if kind in TEST_SETS or kind.startswith("crossdomain"):
-        allowed = ", ".join([*VALIDATION_SETS.values(), *OTHER_VALIDATION])
+        return auto
+    if is_test_set(spec):
+        allowed = ", ".join(VALIDATION_KINDS)
         raise ZooError(f"--val {spec} is a test set: a search that selects on it would report a biased score; "
                        f"use {allowed} or a folder of your own")
     return spec

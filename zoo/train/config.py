@@ -12,6 +12,7 @@ from typing import Any
 from torch import nn
 
 from zoo.contract import size_multiple
+from zoo.data.specs import auto_validation
 from zoo.errors import ZooError
 from zoo.limits import check_steps
 from zoo.precision import PRECISIONS
@@ -22,8 +23,6 @@ DEFAULT_WARMUP = 100
 # depend on them. (Validation, logging and checkpoint intervals may change.)
 RESUME_KEYS = ("model", "model_config", "weights", "data", "batch", "patch", "seed", "loss", "steps", "warmup", "lr",
                "min_lr", "weight_decay", "ema", "clip", "precision")
-# ``val="auto"``: the held-out built-in blocks of the model's kind.
-AUTO_VALIDATION = {1: "synthval", 3: "synthval-srgb"}
 
 
 @dataclass
@@ -109,4 +108,4 @@ def changed_settings(stored: dict[str, Any], cfg: TrainConfig) -> list[str]:
 def resolve_validation(spec: str | None, channels: int | None) -> str | None:
     """``auto`` -> ``synthval`` for a raw (1-channel) model, ``synthval-srgb`` for an sRGB one,
     none for other inputs; any other spec as given."""
-    return AUTO_VALIDATION.get(channels or 0) if spec == "auto" else spec
+    return auto_validation(channels) if spec == "auto" else spec  # the data-kind table says which set
