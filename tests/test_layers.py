@@ -22,7 +22,8 @@ FOLDERS = {"zoo": ROOT / "zoo", "zoo.plugins": ROOT / "plugins", "zoo.export": R
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("zoo.version", "zoo.errors", "zoo.fileio", "zoo.runlock", "zoo.install", "zoo.limits", "zoo.table",
                     "zoo.reading", "zoo.cache", "zoo.terminal", "zoo.waiting", "zoo.torchrun")),
-    ("primitives", ("zoo.ops", "zoo.precision", "zoo.contract", "zoo.metrics", "zoo.complexity", "zoo.metadata")),
+    ("primitives", ("zoo.ops", "zoo.precision", "zoo.contract", "zoo.metrics", "zoo.complexity", "zoo.metadata",
+                    "zoo.skeleton")),
     ("data", ("zoo.data", "zoo.raw", "zoo.imageio")),
     ("models", ("zoo.registry", "zoo.checkpoint", "zoo.configcheck", "zoo.modelfile", "zoo.factory")),
     ("inference", ("zoo.infer", "zoo.baselines")),

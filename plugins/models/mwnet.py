@@ -20,11 +20,10 @@ from torch import nn
 
 import zoo
 from zoo.ops import HaarDWT, HaarIWT, make_activation, pad_to_multiple
+from zoo.skeleton import GROUP_KEYS, GROUP_LEVELS, GROUP_POSITIONS, named_config
 
-#: Where the five groups sit, and which level width each one runs at. A group's width is fixed by
-#: its level: the skeleton's skip additions join features of the same level.
-GROUP_POSITIONS = ("down1", "down2", "middle", "up2", "up3")
-GROUP_LEVELS = (0, 1, 2, 1, 0)
+# Where the five groups sit, which level width each runs at, what a group spec holds and the
+# named configurations: zoo.skeleton states them, for this factory and the search alike.
 # The noise map's scale inside the network. Its values (standard deviations of 0.001-0.2) are far
 # smaller than the image's; unscaled, the first convolution's weights for them learn hundreds of
 # times slower than the image's (measured: after 800 fine-tuning steps they were 0.5% of the
@@ -119,7 +118,7 @@ def _group_specs(groups: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> lis
         raise ValueError(f"groups: give one spec or {len(GROUP_POSITIONS)} ({', '.join(GROUP_POSITIONS)}), got {len(specs)}")
     full = []
     for spec in specs:
-        unknown = set(spec) - {"block", "depth", "tail", "options"}
+        unknown = set(spec) - set(GROUP_KEYS)
         if unknown or "block" not in spec:
             raise ValueError(f"a group spec takes block (required), depth, tail, options; got {dict(spec)}")
         full.append({"block": spec["block"], "depth": int(spec.get("depth", 1)), "tail": bool(spec.get("tail", False)),
@@ -148,17 +147,16 @@ def mwnet(
 def mwresnet(in_channels: int = 1, widths: Sequence[int] = (160, 256, 256), depth: int = 4,
              noise_map: bool = False) -> MWNet:
     """The "original network": plain residual blocks, ReLU, no group tail (25.5 M params raw)."""
-    return mwnet(in_channels, widths, "relu", {"block": "residual", "depth": depth, "options": {"act": "relu"}},
-                 noise_map)
+    return mwnet(in_channels, **named_config("mwresnet", widths, depth), noise_map=noise_map)
 
 
 def mwrcanet(in_channels: int = 1, widths: Sequence[int] = (96, 128, 128), depth: int = 20,
              noise_map: bool = False) -> MWNet:
     """The "siamese network": RCAB groups with a tail conv and group residual, PReLU (27.2 M raw)."""
-    return mwnet(in_channels, widths, "prelu", {"block": "rcab", "depth": depth, "tail": True}, noise_map)
+    return mwnet(in_channels, **named_config("mwrcanet", widths, depth), noise_map=noise_map)
 
 
 def mwdensenet(in_channels: int = 1, widths: Sequence[int] = (96, 128, 128), depth: int = 20,
                noise_map: bool = False) -> MWNet:
     """The dense-block variant of the search space at mwrcanet's widths."""
-    return mwnet(in_channels, widths, "prelu", {"block": "dense", "depth": depth, "tail": True}, noise_map)
+    return mwnet(in_channels, **named_config("mwdensenet", widths, depth), noise_map=noise_map)

@@ -7,17 +7,16 @@ import json
 from typing import Any, Protocol
 
 from zoo.search.space import POSITIONS, Gene, Space, block_defaults
+from zoo.skeleton import named_config
 
 Genome = dict[str, Any]
 
 # Known architectures that seed every search, in mwnet's plain form: the shipped demo models'
 # shapes (mwresnet-demo: widths 32/48/64, two residual blocks a group; mwrcanet-demo: three RCABs a
 # group with a tail). Each is projected onto the space (nearest choices) before it is enqueued.
-SEEDS: dict[str, dict[str, Any]] = {
-    "mwresnet": {"widths": [32, 48, 64], "act": "relu",
-                 "groups": {"block": "residual", "depth": 2, "tail": False, "options": {"act": "relu"}}},
-    "mwrcanet": {"widths": [32, 48, 64], "act": "prelu", "groups": {"block": "rcab", "depth": 3, "tail": True}},
-}
+# The family's forms are zoo.skeleton's (the mwnet factory builds its named models from them).
+SEEDS: dict[str, dict[str, Any]] = {name: named_config(name, [32, 48, 64], depth)
+                                    for name, depth in (("mwresnet", 2), ("mwrcanet", 3))}
 
 
 class Suggester(Protocol):

@@ -22,11 +22,13 @@ from zoo.errors import ZooError
 from zoo.ops.activations import ACTIVATIONS
 from zoo.limits import ENVIRONMENT, current, exceeds
 from zoo.reading import parse_toml, read_text
+from zoo.skeleton import GROUP_KEYS as MWNET_GROUP_KEYS
+from zoo.skeleton import GROUP_POSITIONS
 
-POSITIONS = ("down1", "down2", "middle", "up2", "up3")  # the mwnet skeleton's five groups, in order
+POSITIONS = GROUP_POSITIONS  # the mwnet skeleton's five groups, in order (zoo.skeleton states them)
 DEFAULT_SPACE = "default"  # the shipped spaces are named by their file's stem: default, tiny
 TOP_KEYS = {"name", "in_channels", "act", "widths", "tie", "groups"}
-GROUP_KEYS = {"blocks", "depth", "tail", "options"}
+GROUP_KEYS = {"blocks" if key == "block" else key for key in MWNET_GROUP_KEYS}  # a group spec's, with choices of blocks
 Scalar = int | float | str | bool
 
 
