@@ -1,6 +1,8 @@
 """Noise-aware networks: the map beside the image, the strength a user turns, the data they
 learn from (noise where cameras have it, regular textures), and the held-out kinds that check it."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -224,3 +226,11 @@ def test_bright_noise_survives_the_camera_pipeline():
     bright = developed.mean((0, 1)) > 0.95
     assert bright.any()
     assert ((exact - developed).std((0, 1))[bright] > 3 * (first - developed).std((0, 1))[bright]).all()
+
+
+def test_zoo_bench_times_a_noise_aware_model_with_its_map(capsys):
+    zoo.register_model("tiny-aware-srgb", lambda: _tiny(3))
+    assert main(["bench", "tiny-aware-srgb", "--size", "32", "--backends", "eager", "--warmup", "0", "--runs", "1",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["backends"][0]["status"] == "ok" and report["gmacs_per_image"] > 0

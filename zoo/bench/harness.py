@@ -19,7 +19,7 @@ from zoo.bench.peaks import kernel_of, peak_for
 from zoo.bench.rounds import interleave
 from zoo.bench.spread import SPREAD_LIMIT, quartiles, spread, too_wide
 from zoo.complexity import count_macs, count_parameters
-from zoo.contract import input_channels, model_config, model_name, size_multiple
+from zoo.contract import input_channels, model_config, model_name, noise_channels, size_multiple
 from zoo.errors import ZooError, first_line
 from zoo.infer.allocator import keep_freed_memory
 from zoo.infer.engine import denoise
@@ -149,7 +149,9 @@ def _run_benchmark(model: nn.Module, *, size: int, batch: int, backends: Sequenc
         keep_freed_memory()  # as the runners will: peak and model measured under the same allocator
     channels = input_channels(model)
     x = torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(0))
-    macs = count_tiled_macs(model, tuple(x.shape), tile, overlap)
+    # A noise-aware model's network also takes the map zoo builds beside the image (zoo.denoise
+    # tells it the level estimated from x): its MACs count that input.
+    macs = count_tiled_macs(model, (batch, channels + noise_channels(model), size, size), tile, overlap)
     passes = 8 if ensemble else 1
     megapixels = batch * size * size / 1e6
     peak = ConvPeak(compute_dtype, torch_device)
