@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from zoo.cache import touch
 from zoo.contract import input_channels, model_config, model_name, noise_channels, size_multiple, weights_source
 from zoo.errors import ZooError
 from zoo.export.cache import export_path
@@ -163,6 +164,7 @@ def _candidates(model: nn.Module, engine: str, threads: int | None, log: Log | N
     for name in SUFFIXES:
         path = cached_int8(model, name)
         if engine in ("auto", name) and path.is_file():
+            touch(path)  # in use: the cache's cap removes the files used longest ago
             runner = functools.partial(int8_runner, path, engine=name, threads=threads)
             found.append(Candidate(name, "int8", runner, functools.partial(_file_loss, runner)))
     return found, notes
@@ -201,6 +203,7 @@ def _int8(model: nn.Module, engine: str, threads: int | None) -> EngineChoice:
     for name in names:
         path = cached_int8(model, name)
         if path.is_file():
+            touch(path)
             runner = int8_runner(path, engine=name, threads=threads)
             loss = _file_loss(lambda: runner)
             said = f", {_below(loss)}" if loss else ""

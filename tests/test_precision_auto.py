@@ -113,6 +113,10 @@ def test_a_model_without_a_card_is_measured_once_and_kept(tmp_path, monkeypatch)
     kept = json.loads((tmp_path / "cache" / "precision.json").read_text())
     (entry,) = kept.values()
     assert abs(entry["loss_db"]) < 1.0  # a tiny random network: bfloat16 moves its PSNR by little
+    from zoo.cache import entries, prune
+
+    prune(limit=0)  # the cap never removes a measurement
+    assert [e.kind for e in entries() if e.name == "precision.json"] == ["precision"]
     second = chooser.choose(model)
     assert loaded == [1]  # not measured again
     assert second.precision == first.precision

@@ -73,6 +73,10 @@ def test_a_quantized_file_round_trips_with_its_card_and_runs(tmp_path, capsys, w
     assert runner_card(runner) == card and runner.in_channels == 1 and runner.size_multiple == 8
     model = zoo.create_model("mwrcanet", weights=str(weights))
     assert cached_int8(model, engine).is_file()  # the copy auto finds
+    from zoo.cache import entries
+
+    (kept,) = [entry for entry in entries() if entry.kind == "int8"]  # an IR's .xml and .bin: one entry
+    assert sorted(p.suffix for p in kept.files) == ([".bin", ".xml"] if suffix == ".xml" else [".onnx"])
 
     out = tmp_path / "out.npy"
     assert main(["ort", str(target), str(image), "-o", str(out)]) == 0

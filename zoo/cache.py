@@ -1,8 +1,9 @@
 """zoo's cache (:func:`zoo.fileio.cache_dir`): what is in it, and a cap on its size.
 
 The cache holds what zoo can rebuild: ONNX exports of models in memory (``onnx/``), OpenVINO's
-compiled models (``openvino/``), TensorRT engines (``tensorrt/``), built-in test sets (``sets/``)
-and the engine measurements (``engines.json``). It is bounded: once it holds more than
+compiled models (``openvino/``), TensorRT engines (``tensorrt/``), built-in test sets (``sets/``),
+copies of ``zoo quantize``'s INT8 files (``int8/``), the engine measurements (``engines.json``) and
+the precision losses measured for models without a card (``precision.json``). It is bounded: once it holds more than
 :func:`cache_limit` bytes (:data:`DEFAULT_LIMIT`, 2 GiB; ``$ZOO_CACHE_LIMIT`` overrides it, e.g.
 ``500M``, ``4G``, or ``0`` for no cap), the entries used longest ago are removed first until it
 fits again. An entry's last use is its newest file's modification time: zoo touches an export each
@@ -28,7 +29,7 @@ from zoo.fileio import TEMP_SUFFIX, cache_dir
 DEFAULT_LIMIT = 2 << 30  # bytes: a few full-size exports with their compiled models
 LIMIT_ENV = "ZOO_CACHE_LIMIT"
 LINK_SUFFIX = ".zoo-export"  # beside an OpenVINO blob: the name of the export it was compiled from
-KEPT = ("engines.json",)  # never removed by the cap
+KEPT = ("engines.json", "precision.json")  # measurements: never removed by the cap
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -109,10 +110,12 @@ def entries(root: Path | None = None) -> list[Entry]:
             key, kind = f"onnx/{links[blob]}", "export"
         elif top == "openvino" and path.name.endswith(LINK_SUFFIX):
             key, kind = str(blob.relative_to(root)), "openvino"
+        elif top == "int8":  # an OpenVINO IR is its .xml with its .bin: one entry, removed together
+            key, kind = str(relative.with_suffix(".onnx" if relative.suffix == ".onnx" else ".xml")), "int8"
         else:
             key = str(relative)
             kind = {"onnx": "export", "openvino": "openvino", "tensorrt": "tensorrt", "sets": "set"}.get(
-                top, "engines" if key in KEPT else "other")
+                top, {"engines.json": "engines", "precision.json": "precision"}.get(key, "other"))
         entry = found.setdefault(key, Entry(kind, key))
         entry.files.append(path)
         entry.bytes += info.st_size
@@ -140,7 +143,7 @@ def prune(limit: int | None = None, *, keep: Iterable[str | os.PathLike[str]] = 
     for entry in reversed(found):  # oldest use first
         if total <= limit:
             break
-        if entry.kind == "engines" or any(os.path.realpath(p) in kept for p in entry.files):
+        if entry.kind == "engines" or entry.name in KEPT or any(os.path.realpath(p) in kept for p in entry.files):
             continue
         _remove(entry)
         total -= entry.bytes
