@@ -12,6 +12,7 @@ fastest path within 0.05 dB. Timings: every path of a model in blocks of calls, 
     python benchmarks/precision.py --out benchmarks/results/precision.md
     python benchmarks/precision.py --card               # also writes the bfloat16 losses onto the shipped cards
     python benchmarks/precision.py --models mwresnet-demo --quick
+    python benchmarks/precision.py --threads 1       # one core, where the other is busy
 """
 
 from __future__ import annotations
@@ -184,7 +185,12 @@ def main() -> int:
     parser.add_argument("--out", help="write the report (markdown) here too")
     parser.add_argument("--card", action="store_true", help="write the bfloat16 losses onto the shipped cards")
     parser.add_argument("--quick", action="store_true", help="24 held-out blocks and 8 validation blocks: a smoke run")
+    parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)  # every engine takes torch's count
     warnings.simplefilter("ignore")
     os.environ.setdefault("ZOO_CACHE_DIR", tempfile.mkdtemp(prefix="zoo-precision-cache-"))  # auto measures afresh
 
