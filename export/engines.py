@@ -29,7 +29,6 @@ import importlib.util
 import json
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,14 +39,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.cache import link_blobs, prune
+from zoo.cache import keep_measurement, link_blobs, prune, read_measurements
 from zoo.contract import input_channels, model_config, model_name, size_multiple
 from zoo.errors import ZooError, first_line
 from zoo.export.cache import cached_export, export_path
 from zoo.export.onnxlib import require
 from zoo.export.openvino import OpenVinoRunner, openvino_cache_dir, require_openvino
 from zoo.export.runner import OrtRunner
-from zoo.fileio import atomic_path, cache_dir
+from zoo.fileio import cache_dir
 from zoo.infer.budget import conv_profile
 from zoo.infer.engine import denoise
 from zoo.infer.runner import DTYPES, Runner, TorchRunner, parse_device, resolve_dtype
@@ -362,25 +361,18 @@ def cpu_identity() -> str:
     return f"{name}, {os.cpu_count()} cpus"
 
 
+CHOICES_FILE = "engines.json"  # in zoo's cache (zoo.cache.KEPT)
+
+
 def choices_file() -> Path:
-    return cache_dir() / "engines.json"
+    return cache_dir() / CHOICES_FILE
 
 
 def read_choices() -> dict[str, dict]:
-    """The measurements kept so far, by :func:`probe_key` (an unreadable file counts as none)."""
-    try:
-        data = json.loads(choices_file().read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The measurements kept so far, by :func:`probe_key` (a damaged file counts as none)."""
+    return read_measurements(CHOICES_FILE)
 
 
 def write_choice(key: str, entry: dict) -> None:
     """Keep ``entry`` under ``key``; a cache that cannot be written costs a measurement next time."""
-    data = read_choices()
-    data[key] = entry
-    try:
-        with atomic_path(choices_file()) as tmp:
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    except OSError as exc:
-        print(f"zoo: warning: cannot keep the engine measurement in {choices_file()}: {first_line(exc)}", file=sys.stderr)
+    keep_measurement(CHOICES_FILE, key, entry, "the engine measurement")

@@ -16,7 +16,6 @@ loss (:mod:`zoo.export.quantize`).
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,12 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from zoo.cache import keep_measurement, read_measurements
 from zoo.checkpoint import read_card
 from zoo.contract import input_channels, weights_source
 from zoo.data.pairs import Pair
-from zoo.errors import ZooError, first_line
+from zoo.errors import ZooError
 from zoo.export.cache import model_digest
-from zoo.fileio import atomic_path, cache_dir
 from zoo.infer.engine import denoise
 from zoo.infer.runner import Runner
 from zoo.metrics import psnr
@@ -110,25 +109,6 @@ def _key(identity: dict[str, Any], precision: str, engine: str, data: str, block
                        "versions": versions}, sort_keys=True)
 
 
-def _read() -> dict[str, Any]:
-    try:
-        data = json.loads((cache_dir() / CACHE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write(key: str, entry: dict[str, Any]) -> None:
-    data = _read()
-    data[key] = entry
-    path = cache_dir() / CACHE_FILE
-    try:
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    except OSError as exc:
-        print(f"zoo: warning: cannot keep the precision measurement in {path}: {first_line(exc)}", file=sys.stderr)
-
-
 def loss_of(model: nn.Module, precision: str, engine: str, build: Callable[[], Runner],
             log: Callable[[str], None] | None = None) -> Loss | None:
     """``precision``'s loss on ``engine`` for ``model``: from its card, else measured before on the
@@ -157,7 +137,7 @@ def measured_loss(identity: dict[str, Any], channels: int | None, precision: str
         return None
     data = HELD_OUT[channels]
     key = _key(identity, precision, engine, data, SMALL_BLOCKS)
-    kept = _read().get(key)
+    kept = read_measurements(CACHE_FILE).get(key)
     where = f"(measured on {SMALL_BLOCKS} blocks of {data}"
     if isinstance(kept, dict) and isinstance(kept.get("loss_db"), (int, float)):
         return Loss(float(kept["loss_db"]), f"{where}, kept)")
@@ -166,5 +146,6 @@ def measured_loss(identity: dict[str, Any], channels: int | None, precision: str
     _, pairs = held_out_pairs(channels)
     with torch.inference_mode():
         base, losses = measure_losses(reference(), {precision: build()}, pairs)
-    _write(key, {"loss_db": losses[precision], "float32_psnr": round(base, 4), "measured": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    keep_measurement(CACHE_FILE, key, {"loss_db": losses[precision], "float32_psnr": round(base, 4),
+                                       "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}, "the precision measurement")
     return Loss(losses[precision], where + ")")

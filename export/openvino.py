@@ -27,14 +27,13 @@ from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, run_in_fixed_batches
 from zoo.export.runner import _metadata_int  # the same rule for zoo.* metadata as onnxruntime's runner
 from zoo.fileio import cache_dir
 from zoo.infer.runner import DTYPES
-from zoo.install import pip_hint, require
+from zoo.install import require
 from zoo.limits import check_threads
 from zoo.terminal import printable
 
 # zoo's precision names -> OpenVINO's inference precision hint. The hint must always be given:
 # on a CPU with bfloat16 instructions OpenVINO's default is bf16, so "float32" would silently not be.
 PRECISIONS = {"float32": "f32", "bfloat16": "bf16"}
-INSTALL_HINT = pip_hint("openvino", extra="openvino")
 
 
 def require_openvino() -> ModuleType:

@@ -16,15 +16,20 @@ measurements are never removed by the cap (a few kilobytes; ``zoo cache clear`` 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import sys
 import time
+import warnings
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo.errors import ZooError
-from zoo.fileio import TEMP_SUFFIX, cache_dir
+from zoo.errors import DamagedFile, ZooError, first_line
+from zoo.fileio import TEMP_SUFFIX, atomic_path, cache_dir
+from zoo.reading import read_json_object
 
 DEFAULT_LIMIT = 2 << 30  # bytes: a few full-size exports with their compiled models
 LIMIT_ENV = "ZOO_CACHE_LIMIT"
@@ -32,6 +37,30 @@ LINK_SUFFIX = ".zoo-export"  # beside an OpenVINO blob: the name of the export i
 KEPT = ("engines.json", "precision.json")  # measurements: never removed by the cap
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
+
+
+def read_measurements(name: str) -> dict[str, Any]:
+    """One of the cache's measurement tables (:data:`KEPT`), by key. Missing, it is empty;
+    damaged, it is empty too, said in a warning (the reading policy for what zoo can make again:
+    :func:`zoo.reading.read_json_object`), and its entries are measured and written anew."""
+    try:
+        return read_json_object(cache_dir() / name, f"zoo's measurements {name}", missing_ok=True) or {}
+    except DamagedFile as exc:
+        warnings.warn(f"{exc}; measuring again", RuntimeWarning)  # one place: said once per process
+        return {}
+
+
+def keep_measurement(name: str, key: str, entry: dict[str, Any], what: str) -> None:
+    """Keep ``entry`` under ``key`` in the table ``name``; a cache that cannot be written costs a
+    measurement next time (said in one line, ``what`` naming the measurement)."""
+    data = read_measurements(name)
+    data[key] = entry
+    path = cache_dir() / name
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    except OSError as exc:
+        print(f"zoo: warning: cannot keep {what} in {path}: {first_line(exc)}", file=sys.stderr)
 
 @dataclass
 class Entry:
