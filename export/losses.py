@@ -28,6 +28,7 @@ from torch import nn
 from zoo.cache import keep_measurement, read_measurements
 from zoo.checkpoint import read_card
 from zoo.contract import input_channels, weights_source
+from zoo.data import crossdomain
 from zoo.data.pairs import Pair
 from zoo.errors import ZooError
 from zoo.export.cache import model_digest
@@ -36,7 +37,7 @@ from zoo.infer.runner import Runner
 from zoo.metrics import psnr
 
 CARD_KEY = "precision"
-HELD_OUT = {1: "crossdomain-raw", 3: "crossdomain-srgb"}  # the built-in held-out set per input channel count
+HELD_OUT = crossdomain.BY_CHANNELS["test"]  # the built-in held-out set per input channel count
 SMALL_BLOCKS = 30  # a model without a card is measured on every 4th of the 120 blocks (each kind and level)
 CACHE_FILE = "precision.json"
 

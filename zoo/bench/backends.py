@@ -140,7 +140,6 @@ def int8(model: nn.Module, dtype: torch.dtype, device: torch.device, *, engine: 
 
 
 CALIBRATION_BLOCKS = 8
-_VALIDATION_SETS = {1: "crossval-raw", 3: "crossval-srgb"}
 
 
 def _calibration(model: nn.Module) -> list:
@@ -148,13 +147,15 @@ def _calibration(model: nn.Module) -> list:
     import numpy as np
 
     from zoo.contract import input_channels
+    from zoo.data.crossdomain import BY_CHANNELS
 
     channels = input_channels(model)
-    if channels in _VALIDATION_SETS:
+    validation = BY_CHANNELS["validation"]
+    if channels in validation:
         from zoo.data.specs import load_data
         from zoo.export.quantize import as_batch
 
-        return [as_batch(pair) for pair in list(load_data(_VALIDATION_SETS[channels]))[:CALIBRATION_BLOCKS]]
+        return [as_batch(pair) for pair in list(load_data(validation[channels]))[:CALIBRATION_BLOCKS]]
     rng = np.random.default_rng(0)
     return [rng.random((1, channels, 128, 128), dtype=np.float32) for _ in range(CALIBRATION_BLOCKS)]
 

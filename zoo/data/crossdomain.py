@@ -57,7 +57,10 @@ LEVELS = 5
 MAX_WHITE = 0.6  # of a developed highlight block
 JPEG_QUALITIES = (None, 95, 85)  # sRGB noisy inputs: PNG, then JPEG, by block and level
 VERSION = 2  # bump when the recipe changes: the cache key and the pinned checksums go with it
-SETS = ("crossdomain-raw", "crossdomain-srgb", "crossval-raw", "crossval-srgb")
+# The sets per build and input channel count (1: raw mosaics, 3: sRGB), for whoever needs "the
+# held-out set" or "the validation set" of a model (precision losses, INT8 calibration).
+BY_CHANNELS = {"test": {1: "crossdomain-raw", 3: "crossdomain-srgb"}, "validation": {1: "crossval-raw", 3: "crossval-srgb"}}
+SETS = tuple(name for build in BY_CHANNELS.values() for name in build.values())
 
 # kind -> the clean content of its blocks: a built-in image (a crop at a seeded position) or a
 # procedural generator (drawn from a seed). Test and validation use disjoint images.
