@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from zoo.errors import ZooError
+from zoo.install import pip_hint
 
 SPLITS = ("train", "validation", "test")
 # Import names of the packages that ship the built-in images, and the packages to install.
@@ -112,7 +113,7 @@ def load_srgb(name: str) -> np.ndarray:
         path = image_path(name)
     except ImportError as exc:
         package = _PACKAGES.get(exc.name or "", exc.name)  # an import name is not always the package's
-        raise ZooError(f"built-in image {name} needs the package {package}: pip install {package}") from None
+        raise ZooError(f"built-in image {name} needs {package}: {pip_hint(package)}") from None
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as stored:
             grey = stored["data"]
