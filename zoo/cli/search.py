@@ -14,6 +14,8 @@ from zoo.cli.jsonout import to_json
 from zoo.errors import ZooError
 
 SAMPLERS = ("nsga2", "tpe", "random")  # zoo.search.runner.SAMPLERS, without importing the search here
+# The search modules are imported inside the commands, not here: this module is imported to build
+# the parser on every `zoo` call, and zoo.search.* loads torch (about 2 s; `python -X importtime`).
 
 
 def _target(parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from zoo.runlock import waiting_lock
 from zoo.search.earlystop import EarlyStop, StopCandidate
 from zoo.search.genome import config_key
 from zoo.train.trainer import RunFolder, TrainConfig, train
+from zoo.train.data import open_sources
 
 CANDIDATES = "candidates"
 RESULT = "result.json"
@@ -133,8 +134,6 @@ class _Watched:
 
 def open_training_data(specs: list[str]):
     """The training data as the trainer opens it (the same specs, mixtures and weights)."""
-    from zoo.train.data import open_sources
-
     return open_sources(specs)
 
 

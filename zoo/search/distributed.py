@@ -14,6 +14,7 @@ from typing import Any
 
 from zoo.search.candidate import Proxy, RunFolder, open_training_data
 from zoo.torchrun import Place
+from zoo.train.trainer import init_distributed, train
 
 
 def world_size() -> int:
@@ -23,8 +24,6 @@ def world_size() -> int:
 
 def join() -> int:
     """Join the process group torchrun describes (as the trainer does); this process's rank."""
-    from zoo.train.trainer import init_distributed
-
     return init_distributed().rank
 
 
@@ -42,8 +41,6 @@ def job(config: dict[str, Any], proxy: Proxy, folder: Path) -> dict[str, Any]:
 def follow() -> int:
     """Ranks above 0: train what rank 0 sends until it sends None; returns how many."""
     import torch.distributed as dist
-
-    from zoo.train.trainer import train
 
     trained = 0
     while True:

@@ -17,6 +17,8 @@ from zoo.errors import ZooError
 from zoo.modelfile import ModelFile, write_model_file
 from zoo.search.pareto import knee
 from zoo.search.status import SETTINGS_ATTR, TrialRow, trial_rows
+from zoo.search.objectives import count_cost
+from zoo.version import __version__
 
 
 def choose(rows: list[TrialRow], *, trial: int | None = None, use_knee: bool = False,
@@ -48,8 +50,6 @@ def choose(rows: list[TrialRow], *, trial: int | None = None, use_knee: bool = F
 def versions() -> dict[str, str]:
     import torch
 
-    from zoo.version import __version__
-
     found = {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version()}
     try:
         import optuna
@@ -62,8 +62,6 @@ def versions() -> dict[str, str]:
 
 def export_trial(study, location, row: TrialRow, name: str, output: Path, *, how: str) -> ModelFile:
     """Write ``row``'s architecture to ``output`` as model config file ``name``."""
-    from zoo.search.objectives import count_cost
-
     if not name or any(c in name for c in "/\\") or name.strip() != name:
         raise ZooError(f"--name must be a plain name (no slashes or surrounding spaces), got {name!r}")
     settings: dict[str, Any] = study.user_attrs.get(SETTINGS_ATTR) or {}

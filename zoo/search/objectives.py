@@ -11,6 +11,11 @@ import torch
 
 from zoo.data.specs import VALIDATION_KINDS, auto_validation, is_test_set
 from zoo.errors import ZooError
+from zoo.bench.harness import run_benchmark
+from zoo.complexity import count_parameters, macs_per_megapixel
+from zoo.evaluation import load_data
+from zoo.factory import create_model
+from zoo.metrics import psnr
 
 # name -> (direction, unit, what it is)
 OBJECTIVES: dict[str, tuple[str, str, str]] = {
@@ -65,9 +70,6 @@ class Cost:
 
 def count_cost(config: dict[str, Any]) -> Cost:
     """GMACs per megapixel and parameters of an ``mwnet`` configuration, on meta tensors."""
-    from zoo.complexity import count_parameters, macs_per_megapixel
-    from zoo.factory import create_model
-
     with torch.device("meta"):
         model = create_model("mwnet", **config)
     return Cost(macs_per_megapixel(model, config["in_channels"]) / 1e9, count_parameters(model))
@@ -76,9 +78,6 @@ def count_cost(config: dict[str, Any]) -> Cost:
 def measure_latency(config: dict[str, Any], *, size: int = 256, runs: int = 5) -> float:
     """Median milliseconds of one ``size`` x ``size`` input through ``zoo.bench`` (channels_last),
     with random weights: latency does not depend on their values."""
-    from zoo.bench.harness import run_benchmark
-    from zoo.factory import create_model
-
     report = run_benchmark(create_model("mwnet", **config), size=size, backends=["channels_last"], warmup=1, runs=runs)
     result = report["backends"][0]
     if result["status"] != "ok":
@@ -88,9 +87,6 @@ def measure_latency(config: dict[str, Any], *, size: int = 256, runs: int = 5) -
 
 def noisy_psnr(spec: str) -> float:
     """The validation set's noisy-input PSNR: doing nothing. The hypervolume's reference PSNR."""
-    from zoo.evaluation import load_data
-    from zoo.metrics import psnr
-
     pairs = list(load_data(spec))
     values = [psnr(p.noisy, p.clean, data_range=1.0) for p in pairs]
     finite = [v for v in values if math.isfinite(v)]

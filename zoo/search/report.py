@@ -12,6 +12,9 @@ from zoo.errors import ZooError
 from zoo.fileio import atomic_path
 from zoo.search.pareto import front, hypervolume
 from zoo.search.status import SETTINGS_ATTR, TrialRow, study_status, trial_rows
+from zoo.search.objectives import noisy_psnr
+from zoo.search.space import POSITIONS
+from zoo.table import format_table as table
 
 CSV_FIELDS = ["number", "state", "seed", "on_front", "feasible", "psnr", "gmacs", "mparams", "latency_ms", "steps",
               "seconds", "train_seconds", "stopped_at", "over_cap", "reused", "resumed_from", "retry_of", "error",
@@ -24,8 +27,6 @@ def describe(config: dict[str, Any] | None) -> str:
     groups that share it (mirrored groups read ``down1=up3``)."""
     if not config:
         return "-"
-    from zoo.search.space import POSITIONS
-
     specs: dict[str, list[str]] = {}
     for position, group in zip(POSITIONS, config["groups"]):
         options = ",".join(f"{k}={v}" for k, v in sorted(group.get("options", {}).items()))
@@ -81,8 +82,6 @@ def _blank(value: Any) -> Any:
 
 
 def format_table(rows: list[TrialRow]) -> str:
-    from zoo.table import format_table as table
-
     shown = sorted(rows, key=lambda r: (not r.on_front, r.gmacs if r.gmacs is not None else float("inf"), r.number))
     body = []
     for r in shown:
@@ -172,8 +171,6 @@ def plot_history(rows: list[TrialRow], reference: tuple[float, float], path: Pat
 def build_report(study, location, to: Path | None, reference: tuple[float, float] | None = None) -> dict[str, Any]:
     """Write the report files into ``to`` (default: the run folder's ``report/``); return the
     summary (status, hypervolume, files)."""
-    from zoo.search.objectives import noisy_psnr
-
     rows = trial_rows(study)
     if not any(r.state == "COMPLETE" for r in rows):
         raise ZooError(f"study {study.study_name!r} has no finished trial yet")

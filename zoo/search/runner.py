@@ -33,6 +33,8 @@ from zoo.search.objectives import (DEFAULT_OBJECTIVES, OBJECTIVES, UNTRAINED_PSN
                                    measure_latency)
 from zoo.search.space import Space
 from zoo.search.status import BUDGET_ATTR, SETTINGS_ATTR, study_status
+from zoo.evaluation import load_data
+from zoo.version import __version__
 
 SAMPLERS = ("nsga2", "tpe", "random")
 WORKERS_ATTR = "zoo.workers"  # workers started so far: each draws its own sampler seed
@@ -81,8 +83,6 @@ class SearchSettings:
 
     def stored(self) -> dict[str, Any]:
         """What the study keeps: enough to report on it and export from it on any machine."""
-        from zoo.version import __version__
-
         return {"space_hash": self.space.hash, "space_name": self.space.name, "space_text": self.space.text,
                 "objectives": list(self.objectives), "proxy": dataclasses.asdict(self.proxy),
                 "sampler": self.sampler or "nsga2", "population": self.population, "seed": self.seed,
@@ -273,8 +273,6 @@ def _retry_interrupted(study, number: int) -> None:
 
 def check_data(settings: SearchSettings) -> None:
     """Bad training or validation data fails now, once, not in every trial."""
-    from zoo.evaluation import load_data
-
     source = open_training_data(settings.proxy.data)
     if source.channels != settings.space.in_channels:
         raise ZooError(f"the space's models take {settings.space.in_channels}-channel images, the training data "

@@ -22,6 +22,7 @@ from zoo.errors import ZooError
 from zoo.ops.activations import ACTIVATIONS
 from zoo.limits import ENVIRONMENT, current, exceeds
 from zoo.reading import parse_toml, read_text
+from zoo.registry import BLOCKS, list_blocks  # blocks come from entry points, third-party ones included
 from zoo.skeleton import GROUP_KEYS as MWNET_GROUP_KEYS
 from zoo.skeleton import GROUP_POSITIONS
 
@@ -206,8 +207,6 @@ class _Validator:
                 for name, members in names]
 
     def unit(self, name: str, positions: tuple[str, ...], key: str, spec: Any) -> Unit:
-        from zoo.registry import list_blocks  # blocks come from entry points, third-party ones included
-
         if not isinstance(spec, dict):
             raise self.fail(f"{key} must be a table")
         unknown = sorted(set(spec) - GROUP_KEYS)
@@ -261,8 +260,6 @@ class _Validator:
 
 def _block_options(block: str) -> list[str] | None:
     """The keyword options a block class takes (besides ``channels``); None if it takes any."""
-    from zoo.registry import BLOCKS
-
     parameters = list(inspect.signature(BLOCKS.get(block).__init__).parameters.values())[1:]  # drop self
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return None
@@ -271,7 +268,5 @@ def _block_options(block: str) -> list[str] | None:
 
 def block_defaults(block: str) -> dict[str, Any]:
     """A block's option defaults (to project a seed's unset options onto the space)."""
-    from zoo.registry import BLOCKS
-
     parameters = list(inspect.signature(BLOCKS.get(block).__init__).parameters.values())[2:]
     return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
