@@ -112,7 +112,7 @@ def _fresh_registry():
 def _first_engine_for_auto(monkeypatch):
     """`--engine auto` measures the engines on a CPU, so what runs would depend on the moment (and
     export every model). In tests it takes the first candidate instead (torch for `zoo denoise`,
-    onnxruntime for `zoo ort`: what ran before issue 19); tests/test_openvino_engines.py measures."""
+    onnxruntime for `zoo ort`: what ran before issue 19); tests/export/test_openvino_engines.py measures."""
     from zoo.export import engines
 
     def first(builders, identity, **_):
