@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.contract import input_channels, model_config, model_name, size_multiple
+from zoo.contract import input_channels, model_config, model_name, noise_channels, size_multiple
 from zoo.errors import ZooError, first_line
 from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, require
 from zoo.export.runner import OrtRunner
@@ -67,7 +67,11 @@ def prepare_for_export(model: nn.Module, fp16: bool = False) -> nn.Module:
 
 
 def model_metadata(model: nn.Module, fp16: bool) -> dict[str, str]:
-    """What a reader of the .onnx file needs to use it right, as ONNX metadata properties."""
+    """What a reader of the .onnx file needs to use it right, as ONNX metadata properties. A
+    noise-aware model's file says how many noise-map channels follow the ``zoo.in_channels`` image
+    channels of its input (``zoo.noise_channels``): its runners report it, and ``zoo.denoise`` then
+    builds the map beside the graph (:class:`zoo.infer.conditioning.Conditioned`)."""
+    noise = noise_channels(model)
     return {
         "zoo.model": model_name(model),
         "zoo.config": json.dumps(model_config(model), sort_keys=True, default=str),
@@ -77,6 +81,7 @@ def model_metadata(model: nn.Module, fp16: bool) -> dict[str, str]:
         "zoo.in_channels": str(input_channels(model)),
         "zoo.size_multiple": str(size_multiple(model)),
         "zoo.precision": "float16" if fp16 else "float32",
+        **({"zoo.noise_channels": str(noise)} if noise else {}),
     }
 
 
@@ -130,7 +135,7 @@ def export_onnx(
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= opset <= newest:
         raise ZooError(f"opset {opset} is not available: torch's exporter writes {MIN_OPSET} to {newest} here")
-    channels = input_channels(model)
+    channels = input_channels(model) + noise_channels(model)  # the network's whole input: image, then noise map
     wrapper = prepare_for_export(model, fp16)
     example = torch.rand(batch or 2, channels, *EXAMPLE_SIZE, generator=torch.Generator().manual_seed(0))
     dim = torch.export.Dim.DYNAMIC
@@ -177,13 +182,15 @@ def export_onnx(
 
 def compare_with_torch(path: str | os.PathLike[str], model: nn.Module, *, batch: int = 2,
                        sizes: tuple[tuple[int, int], ...] = CHECK_SIZES) -> dict[str, float]:
-    """Max |onnxruntime - PyTorch float32| on random [0, 1] inputs, per input shape (CPU)."""
+    """Max |onnxruntime - PyTorch float32| on random [0, 1] inputs, per input shape (CPU); a
+    noise-aware model's input holds its noise-map channels too (random values, as the graph sees them)."""
     runner = OrtRunner(path, provider="cpu")
     reference = copy.deepcopy(model).eval().cpu().float()
     generator = torch.Generator().manual_seed(1)
     diffs: dict[str, float] = {}
     for height, width in sizes:
-        x = torch.rand(batch, runner.in_channels or input_channels(model), height, width, generator=generator)
+        channels = (runner.in_channels or input_channels(model)) + runner.noise_channels
+        x = torch.rand(batch, channels, height, width, generator=generator)
         with torch.inference_mode():
             expected = reference(x)
         got = runner(x)

@@ -6,11 +6,15 @@ by ``benchmarks/precision.py --card``)::
     "precision": {"set": "crossdomain-raw", "blocks": 120, "float32_psnr": 42.186,
                   "loss_db": {"bfloat16": {"torch": -0.011, "openvino": -0.012}}}
 
-A model whose weights carry no such card has it measured once here, on :data:`SMALL_BLOCKS` blocks of
+The card's number holds for the engines it names. For an engine it does not name (the shipped
+noise-aware models' cards name PyTorch only), and for a model whose weights carry no card, it is
+measured once here, on :data:`SMALL_BLOCKS` blocks of
 the built-in held-out set for its channel count, and kept in ``<zoo cache>/precision.json`` under a
 hash of its weights (``zoo cache clear`` forgets it). A model with no weights at all (random
 initial ones) has nothing worth measuring: auto keeps it in float32. An INT8 file carries its own
-loss (:mod:`zoo.export.quantize`).
+loss (:mod:`zoo.export.quantize`). Every loss is measured through ``zoo.denoise``: a noise-aware
+model's map is built beside each engine's network (:class:`zoo.infer.conditioning.Conditioned`), as
+it is when the model runs.
 """
 
 from __future__ import annotations
@@ -117,15 +121,29 @@ def loss_of(model: nn.Module, precision: str, engine: str, build: Callable[[], R
     float32) and kept. None for a model with random weights, or one no built-in set fits."""
     card = model_card(model)
     value = card_loss(card, precision, engine)
-    if value is not None:
-        data = (card or {}).get(CARD_KEY, {}).get("set", "its held-out set")
+    data = (card or {}).get(CARD_KEY, {}).get("set", "its held-out set") if value is not None else None
+    if value is not None and _names(card, precision, engine):
         return Loss(value, f"on its card ({data})")
     if weights_source(model) is None:
         return None
     from zoo.infer.runner import TorchRunner
 
-    return measured_loss({"weights": model_digest(model)}, input_channels(model), precision, engine, build,
-                         lambda: TorchRunner(model, device="cpu"), log)
+    # An engine the card does not name is measured (a noise-aware model's map, for one, enters each
+    # engine's graph its own way), through zoo.denoise and so with the map; the card's worst engine
+    # stands in only where no built-in set fits.
+    measured = measured_loss({"weights": model_digest(model)}, input_channels(model), precision, engine, build,
+                             lambda: TorchRunner(model, device="cpu"), log)
+    if measured is None and value is not None:
+        return Loss(value, f"on its card ({data}, its worst engine)")
+    return measured
+
+
+def _names(card: dict[str, Any] | None, precision: str, engine: str) -> bool:
+    """Whether the card gives ``precision``'s loss for ``engine`` itself."""
+    section = (card or {}).get(CARD_KEY)
+    per_precision = section.get("loss_db") if isinstance(section, dict) else None
+    found = per_precision.get(precision) if isinstance(per_precision, dict) else None
+    return isinstance(found, dict) and isinstance(found.get(engine), (int, float))
 
 
 def measured_loss(identity: dict[str, Any], channels: int | None, precision: str, engine: str,

@@ -24,7 +24,7 @@ from torch import nn
 from zoo.errors import ZooError, first_line
 from zoo.export.cache import cached_export
 from zoo.export.onnxlib import INPUT_NAME, OUTPUT_NAME, run_in_fixed_batches
-from zoo.export.runner import _metadata_int  # the same rule for zoo.* metadata as onnxruntime's runner
+from zoo.export.runner import _metadata_int, file_channels  # the same rules for zoo.* metadata as onnxruntime's runner
 from zoo.fileio import cache_dir
 from zoo.infer.runner import DTYPES
 from zoo.install import require
@@ -100,10 +100,13 @@ class OpenVinoRunner:
             self._model = self._core.read_model(str(self.path))
         except Exception as exc:
             raise ZooError(f"{self.path}: OpenVINO cannot read it as a model ({first_line(exc)[:200]})") from None
-        shape = _check_graph(self._model, self.path)  # the interface first: then what the file says of itself
+        shape, out_shape = _check_graph(self._model, self.path)  # the interface first: then what the file says of itself
         self.metadata = _metadata(self._model)
-        channels = shape[1].get_length() if shape[1].is_static else None
-        self.in_channels: int | None = _metadata_int(self.metadata, "zoo.in_channels", self.path) or channels
+        # in_channels: the image's; a noise-aware file also takes noise_channels of the map
+        # (zoo.infer.conditioning.Conditioned appends it per batch), as OrtRunner reads it.
+        self.in_channels, self.noise_channels = file_channels(
+            self.metadata, shape[1].get_length() if shape[1].is_static else None,
+            out_shape[1].get_length() if out_shape[1].is_static else None, self.path)
         self.size_multiple = _metadata_int(self.metadata, "zoo.size_multiple", self.path) or 1  # tiles on the model's grid
         self.fixed_batch: int | None = shape[0].get_length() if shape[0].is_static else None
         self.config: dict[str, object] = {
@@ -166,7 +169,7 @@ _FLOAT_TYPES = ("f32", "f16", "f64", "bf16")
 
 
 def _check_graph(model, path: Path):
-    """The input's partial shape, once the graph is found to take and give what zoo.denoise needs
+    """The input's and the output's partial shapes, once the graph is found to take and give what zoo.denoise needs
     (as :class:`~zoo.export.OrtRunner` checks): one float32 ``(N, C, H, W)`` input named as the
     exporter names it, and a float output of rank 4 named so too."""
     inputs = model.inputs
@@ -185,7 +188,7 @@ def _check_graph(model, path: Path):
     if out_kind not in _FLOAT_TYPES or out_shape.rank.is_dynamic or out_shape.rank.get_length() != 4:
         raise ZooError(f"{path}: output '{OUTPUT_NAME}' must be a float (N, C, H, W) tensor, got {out_kind} "
                        f"of rank {out_shape.rank}")
-    return shape
+    return shape, out_shape
 
 
 def _metadata(model) -> dict[str, str]:

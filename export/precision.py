@@ -16,6 +16,10 @@
   and kept in ``engines.json``.
 
 On a GPU auto is float32, as before (the cards' losses are measured on the CPU engines).
+
+A noise-aware model is no exception: each engine runs its whole network (the image and the noise
+map), the map built beside it by :class:`zoo.infer.conditioning.Conditioned` whichever engine runs
+it, and every loss is measured through ``zoo.denoise``, so with the map.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import torch
 from torch import nn
 
 from zoo.cache import touch
-from zoo.contract import input_channels, model_config, model_name, noise_channels, size_multiple, weights_source
+from zoo.contract import input_channels, model_config, model_name, size_multiple, weights_source
 from zoo.errors import ZooError
 from zoo.export.cache import export_path
 from zoo.export import engines
@@ -147,7 +151,7 @@ def _candidates(model: nn.Module, engine: str, threads: int | None, log: Log | N
     on what was passed over and why."""
     float32_engines = [e for e in candidates(torch.float32)[0] if engine in ("auto", e)] or [engine]
     bf16_engines = [e for e in candidates(torch.bfloat16)[0] if engine in ("auto", e)]
-    if engine == "auto" and (noise_channels(model) or _small_without_export(model)):
+    if engine == "auto" and _small_without_export(model):
         float32_engines, bf16_engines = ["torch"], ["torch"]  # as --engine auto: PyTorch (until the export exists)
     build = functools.partial(make_runner, model=model, device="cpu", threads=threads)
     found = [Candidate(e, "float32", functools.partial(build, e, dtype="float32")) for e in float32_engines]

@@ -2,7 +2,11 @@
 
 - ``FILE.xml`` (with ``FILE.bin``): NNCF post-training quantization for OpenVINO; ``FILE.onnx``:
   onnxruntime's static quantization in QDQ form (``--engine`` names one when the suffix does not).
-- Calibration: the noisy images of a data spec (``--data``, as ``zoo eval --data`` takes).
+- Calibration: the noisy images of a data spec (``--data``, as ``zoo eval --data`` takes). A noise-aware
+  model's graph takes the image and its noise map: each image is given with the map of its level (the
+  true one where the data carries it, else estimated from the image as ``zoo denoise`` does), and
+  every loss is measured through ``zoo.denoise``, which builds the map beside the file
+  (:class:`zoo.infer.conditioning.Conditioned`), as it runs it later.
 - What stays in float is chosen by measurement: each of :data:`~zoo.export.quantizers.SCOPES`
   (nothing; the Haar transforms with the first and last learned convolutions and the addition that
   puts the input back; those and every residual addition) is quantized, scored on the validation
@@ -131,7 +135,14 @@ def against_float32(loss_db: float) -> str:
     return f"{abs(loss_db):.3f} dB {'below' if loss_db >= 0 else 'above'} float32"
 
 
-def as_batch(pair: Pair) -> np.ndarray:
+def as_batch(pair: Pair, noise: int = 0) -> np.ndarray:
+    """What the network is given for ``pair``'s noisy image: ``(1, C, H, W)`` float32; for a
+    noise-aware network (``noise`` channels) followed by the map of the pair's level (its true
+    level where the data carries one, else estimated from the image as at run time)."""
+    if noise:
+        from zoo.infer.conditioning import network_input
+
+        return network_input(pair.noisy, pair.noise)
     x = np.ascontiguousarray(pair.noisy, dtype=np.float32)
     return x[None, None] if x.ndim == 2 else x[None]
 
@@ -141,14 +152,13 @@ def quantize(model: nn.Module, output: str | Path, calibration: Sequence[Pair], 
              log: Log | None = None) -> dict[str, Any]:
     """Quantize ``model`` to ``output`` as this module's docstring says; the file's card."""
     engine = engine_for(output, engine)
-    if noise_channels(model):
-        raise ZooError(f"{model_name(model)} is noise-aware: it runs in PyTorch only, which zoo does not quantize")
     if not calibration or not validation:
         raise ZooError("quantization needs calibration and validation images; the data given has none")
     if not 0 <= max_drop < 10:
         raise ZooError(f"--max-drop is in dB, from 0 to 10; got {max_drop:g}")
     source = cached_export(model)
-    calib = [as_batch(pair) for pair in calibration]
+    noise = noise_channels(model)
+    calib = [as_batch(pair, noise) for pair in calibration]
     say = log or (lambda message: None)
     reference = int8_runner_float(source, engine)
     base = mean_psnr(reference, validation)
@@ -170,8 +180,9 @@ def quantize(model: nn.Module, output: str | Path, calibration: Sequence[Pair], 
         elif engine == "openvino":
             say(f"no scope within {max_drop:g} dB: NNCF's accuracy control puts the costliest operations back in float")
             files["accuracy control"] = Path(folder) / f"ac{suffix}"
-            nncf_accuracy_control(source, calib, [(as_batch(p), p.clean) for p in validation], names["head+tail+adds"],
-                                  max_drop, files["accuracy control"])
+            nncf_accuracy_control(source, calib, [(as_batch(p, noise), p.noisy, p.clean) for p in validation],
+                                  names["head+tail+adds"], max_drop, files["accuracy control"],
+                                  as_runner=lambda compiled: _CompiledRunner(compiled, reference))
             chosen = _measure("accuracy control", files["accuracy control"], engine, base, validation, -1)
             tried.append(chosen)
             method = "NNCF accuracy control"
@@ -187,6 +198,21 @@ def quantize(model: nn.Module, output: str | Path, calibration: Sequence[Pair], 
         _place(files[chosen.kept], keep, copy=True) if Path(output).resolve() != keep.resolve() else None
     prune(keep=[keep, keep.with_suffix(".bin")])
     return card
+
+
+class _CompiledRunner:
+    """NNCF's compiled model under accuracy control as a Runner, so that its validation runs through
+    ``zoo.denoise`` as every other loss here (a noise-aware model's map built by Conditioned)."""
+
+    def __init__(self, compiled, like: Runner) -> None:
+        self.compiled = compiled
+        self.in_channels, self.size_multiple = like.in_channels, like.size_multiple
+        self.noise_channels = getattr(like, "noise_channels", 0)
+        self.device = "OpenVINO CPU (NNCF accuracy control)"
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        x = np.ascontiguousarray(batch.detach().cpu().numpy(), dtype=np.float32)
+        return torch.from_numpy(np.asarray(self.compiled(x)[0], dtype=np.float32))
 
 
 def int8_runner_float(source: Path, engine: str) -> Runner:
@@ -238,6 +264,7 @@ def _card(model: nn.Module, engine: str, chosen: Tried, tried: list[Tried], meth
     tool = f"nncf {_version('nncf')}, openvino {_version('openvino')}" if engine == "openvino" else \
         f"onnxruntime {_version('onnxruntime') or _version('onnxruntime-gpu')} quantize_static (QDQ)"
     return {"precision": "int8", "engine": engine, "model": model_name(model), "in_channels": input_channels(model),
+            "noise_channels": noise_channels(model),
             "weights": Path(weights_source(model)).name if weights_source(model) else None,
             "weights_digest": model_digest(model), "made_by": f"zoo {__version__} quantize, {tool}",
             "calibration": f"{data} ({calibration} images)", "validation": f"{val or data} ({validation} images)",
@@ -260,14 +287,21 @@ def _read_onnx(path: Path):
 
 
 def write_card(path: Path, card: dict[str, Any], engine: str) -> None:
-    """The card into the file's metadata, with the export's ``zoo.*`` entries (channels, size multiple)."""
+    """The card into the file's metadata, with the export's ``zoo.*`` entries (channels, size multiple);
+    a card's ``in_channels`` and ``noise_channels`` are written as those entries too, so that a
+    noise-aware file's runner reports its noise channels whatever the quantizer kept of the export's."""
     text = json.dumps(card, sort_keys=True)
+    entries = {CARD_KEY: text, "zoo.precision": "int8"}
+    if isinstance(card.get("in_channels"), int):
+        entries["zoo.in_channels"] = str(card["in_channels"])
+    if isinstance(card.get("noise_channels"), int) and card["noise_channels"] > 0:
+        entries["zoo.noise_channels"] = str(card["noise_channels"])
     if engine == "openvino":
         from zoo.export.quantizers import save_openvino
 
         model = _read_openvino(path)
-        model.set_rt_info(text, ["framework", CARD_KEY])
-        model.set_rt_info("int8", ["framework", "zoo.precision"])
+        for key, value in entries.items():
+            model.set_rt_info(value, ["framework", key])
         saved = path.with_name("carded" + path.suffix)
         save_openvino(model, saved)
         del model
@@ -278,10 +312,10 @@ def write_card(path: Path, card: dict[str, Any], engine: str) -> None:
     import onnx
 
     model = _read_onnx(path)
-    entries = {p.key: p.value for p in model.metadata_props}
-    entries.update({CARD_KEY: text, "zoo.precision": "int8"})
+    kept = {p.key: p.value for p in model.metadata_props}
+    kept.update(entries)
     del model.metadata_props[:]
-    for key, value in entries.items():
+    for key, value in kept.items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(path))
 

@@ -1,6 +1,7 @@
 """The two INT8 quantizers behind ``zoo quantize``: NNCF for OpenVINO, onnxruntime's static QDQ.
 
-Each takes the float32 ONNX export, calibration images (noisy ``(1, C, H, W)`` float32 arrays) and
+Each takes the float32 ONNX export, calibration images (what the network is given: the noisy
+``(1, C, H, W)`` float32 image, followed for a noise-aware network by its noise map) and
 the names of what stays in higher precision, and writes a quantized file (OpenVINO IR ``.xml`` and
 ``.bin``; ONNX with QuantizeLinear/DequantizeLinear pairs). What stays in float is named per
 graph by :func:`scopes`: the Haar transforms and the first and last learned convolutions (head,
@@ -12,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -103,19 +105,25 @@ def nncf_quantize(source: Path, calibration: Sequence[Batch], keep: list[str], t
     save_openvino(quantized, target)
 
 
-def nncf_accuracy_control(source: Path, calibration: Sequence[Batch], validation: Sequence[tuple[Batch, np.ndarray]],
-                          keep: list[str], max_drop: float, target: Path, iterations: int = 40) -> None:
+def nncf_accuracy_control(source: Path, calibration: Sequence[Batch],
+                          validation: Sequence[tuple[Batch, np.ndarray, np.ndarray]], keep: list[str], max_drop: float,
+                          target: Path, as_runner: Callable[[Any], Any], iterations: int = 40) -> None:
     """NNCF's quantization with accuracy control: quantized as :func:`nncf_quantize`, then the ops
-    that cost the most PSNR on ``validation`` (noisy batch, clean image) are put back in float,
-    one at a time (at most ``iterations``), until it is at most ``max_drop`` dB below float32."""
+    that cost the most PSNR on ``validation`` are put back in float, one at a time (at most
+    ``iterations``), until it is at most ``max_drop`` dB below float32. Each validation item is
+    (what the network is given, the noisy image, the clean one): NNCF feeds the first to the
+    network where it runs it itself; the PSNR is of ``zoo.denoise`` of the noisy image through
+    ``as_runner(compiled model)``, as zoo measures every loss (a noise-aware model's map built
+    beside the network by :class:`zoo.infer.conditioning.Conditioned`)."""
     nncf = require_nncf()
     import openvino as ov
 
+    from zoo.infer.engine import denoise
     from zoo.metrics import psnr
 
-    def validate(compiled, items: Iterable[tuple[Batch, np.ndarray]]) -> tuple[float, list[float]]:
-        values = [psnr(np.clip(compiled(noisy)[0][0], 0, 1).reshape(clean.shape), clean, data_range=1.0)
-                  for noisy, clean in items]
+    def validate(compiled, items: Iterable[tuple[Batch, np.ndarray, np.ndarray]]) -> tuple[float, list[float]]:
+        runner = as_runner(compiled)
+        values = [psnr(np.asarray(denoise(runner, noisy)), clean, data_range=1.0) for _, noisy, clean in items]
         return float(np.mean(values)), values
 
     model = ov.Core().read_model(str(source))

@@ -71,8 +71,8 @@ _FLOAT_OUTPUTS = ("tensor(float)", "tensor(float16)", "tensor(double)", "tensor(
 _MAX_DECLARED = 1 << 16  # a channel count or size multiple beyond this is not a real model's
 
 
-def _check_graph(session, path: Path) -> list:
-    """The input's shape, once the graph is found to take and give what zoo.denoise needs: one
+def _check_graph(session, path: Path) -> tuple[list, list]:
+    """The input's and the output's shapes, once the graph is found to take and give what zoo.denoise needs: one
     float32 ``(N, C, H, W)`` input named as the exporter names it and a float output of rank 4.
     A graph casting its output to int32 gave an all-zero image with exit 0."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
@@ -91,7 +91,7 @@ def _check_graph(session, path: Path) -> list:
     if output.type not in _FLOAT_OUTPUTS or len(output.shape or ()) != 4:
         raise ZooError(f"{path}: output '{OUTPUT_NAME}' must be a float (N, C, H, W) tensor, got {output.type} "
                        f"of rank {len(output.shape or ())}")
-    return list(graph_input.shape)
+    return list(graph_input.shape), list(output.shape)
 
 
 def _metadata_int(metadata: dict[str, str], key: str, path: Path) -> int | None:
@@ -106,6 +106,30 @@ def _metadata_int(metadata: dict[str, str], key: str, path: Path) -> int | None:
     if not 1 <= value <= _MAX_DECLARED:
         raise ZooError(f"{path}: its metadata '{key}' must be a whole number from 1 to {_MAX_DECLARED}, got {text[:40]!r}")
     return value
+
+
+def file_channels(metadata: dict[str, str], graph_in: int | None, graph_out: int | None, path: Path) -> tuple[int | None, int]:
+    """The image channels a file takes and its noise-map channels (0: blind), from its ``zoo.*``
+    metadata and its graph's channel counts (None: dynamic).
+
+    A noise-aware file (``zoo.noise_channels``: a noise-aware model's export, :mod:`zoo.infer.conditioning`
+    builds its map) takes ``in_channels + noise_channels`` and gives ``in_channels``: a graph that says
+    otherwise would fail at the first image, or give the noise map back as image, so it is refused here."""
+    noise = _metadata_int(metadata, "zoo.noise_channels", path) or 0
+    declared = _metadata_int(metadata, "zoo.in_channels", path)
+    if not noise:
+        return declared or graph_in, 0
+    channels = declared or (graph_in - noise if graph_in is not None and graph_in > noise else None)
+    if channels is None:
+        raise ZooError(f"{path}: its metadata says it is noise-aware ({noise} noise channels), but not how many image "
+                       "channels it takes (zoo.in_channels), and its graph does not tell")
+    if graph_in is not None and graph_in != channels + noise:
+        raise ZooError(f"{path}: its metadata says {channels} image + {noise} noise channels, but its input "
+                       f"'{INPUT_NAME}' takes {graph_in}")
+    if graph_out is not None and graph_out != channels:
+        raise ZooError(f"{path}: its metadata says it gives {channels} image channels, but its output "
+                       f"'{OUTPUT_NAME}' has {graph_out}")
+    return channels, noise
 
 
 class OrtRunner:
@@ -138,9 +162,12 @@ class OrtRunner:
         self.provider_used = next(k for k, v in PROVIDERS.items() if v == self.session.get_providers()[0])
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.metadata = dict(metadata)
-        shape = _check_graph(self.session, self.path)
-        declared = _metadata_int(metadata, "zoo.in_channels", self.path)
-        self.in_channels: int | None = declared or (shape[1] if isinstance(shape[1], int) else None)
+        shape, out_shape = _check_graph(self.session, self.path)
+        # in_channels: the image's (what zoo.denoise reads); a noise-aware file's input also takes
+        # noise_channels of the map that zoo.infer.conditioning.Conditioned appends per batch.
+        self.in_channels, self.noise_channels = file_channels(
+            metadata, shape[1] if isinstance(shape[1], int) else None,
+            out_shape[1] if isinstance(out_shape[1], int) else None, self.path)
         self.size_multiple = _metadata_int(metadata, "zoo.size_multiple", self.path) or 1  # tiles on the model's grid
         self.fixed_batch: int | None = shape[0] if isinstance(shape[0], int) else None
         precision = printable(metadata.get("zoo.precision", "float32"), one_line=True)  # the file's words, on a terminal

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,8 @@ from tqdm.auto import tqdm
 
 from zoo.cli import imagejob
 from zoo.cli.engine import add_engine, say
-from zoo.cli.options import add_device, add_precision, add_tiling, add_weights, check_tiling_options, precision_of
+from zoo.cli.options import (add_device, add_precision, add_threads, add_tiling, add_weights, check_tiling_options,
+                              precision_of, use_threads)
 from zoo.cli.ranks import Ranks
 from zoo.contract import noise_channels
 from zoo.errors import ZooError, first_line
@@ -52,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_precision(parser)
     add_device(parser, dtype=False)
     add_engine(parser, ENGINES)
-    parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: as many as torch uses)")
+    add_threads(parser)
     parser.add_argument("--memory-budget", metavar="SIZE",
                         help=f"tile an image on its own when its untiled pass is estimated to need more (e.g. 1500M, 4G; "
                         f"0: never; default ${BUDGET_ENV}, else 2G or half the free memory); --tile overrides it")
@@ -158,15 +158,9 @@ def run(args: argparse.Namespace) -> int:
     precision = precision_of(args)
 
     def chosen() -> EngineChoice:
+        # A noise-aware model runs on any engine: its map is built beside the network (zoo.denoise).
         model = create_model(args.model, weights=args.weights)
-        if not noise_channels(model):
-            return choose(model, precision=precision, engine=args.engine, device=args.device, threads=args.threads, log=say)
-        # Its map is built beside the network, which zoo runs through PyTorch.
-        if args.engine not in ("auto", "torch") or precision == "int8":
-            raise ZooError(f"{args.model} is noise-aware: it runs with --engine torch (or auto), not in int8")
-        choice = choose(model, precision=precision, engine="torch", device=args.device, threads=args.threads, log=say)
-        reason = "asked for with --engine" if args.engine == "torch" else "auto: noise-aware, its map is built in PyTorch"
-        return dataclasses.replace(choice, reason=reason)
+        return choose(model, precision=precision, engine=args.engine, device=args.device, threads=args.threads, log=say)
 
     return denoise_files(args, chosen, args.model)
 
@@ -178,7 +172,9 @@ def denoise_files(args: argparse.Namespace, choose: Callable[[], EngineChoice], 
     the inputs are split across the ranks (:mod:`zoo.cli.ranks`) and rank 0 prints the summary."""
     ranks = Ranks.from_environment()
     with ranks.errors_from_main():
-        if getattr(args, "threads", None) is not None:  # before any engine starts: each takes torch's count
+        if not ranks.several:  # before any engine starts: each takes torch's count (ranks share the cores themselves)
+            use_threads(args, say)
+        elif getattr(args, "threads", None) is not None:
             check_threads(args.threads)
             torch.set_num_threads(args.threads)
         found = expand_inputs(args.inputs, getattr(args, "recursive", False))

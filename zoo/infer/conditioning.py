@@ -77,17 +77,38 @@ class Conditioned:
         self.size_multiple = self.inner.size_multiple
         self.in_channels = self.inner.in_channels
         self.device = self.inner.device
-        knots = np.asarray(self.levels[0].knots)
-        if any(not np.array_equal(level.knots, knots) for level in self.levels):
-            raise ZooError("the noise levels of one batch must share their intensity knots")
-        self.knots = torch.as_tensor(knots, dtype=torch.float32)
-        sigma = np.stack([np.asarray(level.sigma) for level in self.levels]) * self.strength
-        self.sigma = torch.as_tensor(sigma, dtype=torch.float32)  # (N or 1, planes or 1, K)
+        self.knots, self.sigma = _stacked(self.levels, self.strength)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        mosaic = batch.shape[1] == 1
-        planes = 4 if mosaic else batch.shape[1]
-        sigma = self.sigma.expand(-1, planes, -1) if self.sigma.shape[1] == 1 else self.sigma
-        noise_map = sigma_map(batch, self.knots, sigma, mosaic=mosaic)
+        noise_map = _noise_map(batch, self.knots, self.sigma)
         out = self.inner(torch.cat([batch, noise_map], 1))
         return shrink_residual(batch, out.float(), noise_map) if self.guard else out
+
+
+def _stacked(levels: list[NoiseLevel], strength: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The levels' shared intensity knots and their sigmas ``(N or 1, planes or 1, K)``, times ``strength``."""
+    knots = np.asarray(levels[0].knots)
+    if any(not np.array_equal(level.knots, knots) for level in levels):
+        raise ZooError("the noise levels of one batch must share their intensity knots")
+    sigma = np.stack([np.asarray(level.sigma) for level in levels]) * strength
+    return torch.as_tensor(knots, dtype=torch.float32), torch.as_tensor(sigma, dtype=torch.float32)
+
+
+def _noise_map(batch: torch.Tensor, knots: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """The map for ``batch``'s image channels (a 1-channel batch is a Bayer mosaic: four planes)."""
+    mosaic = batch.shape[1] == 1
+    planes = 4 if mosaic else batch.shape[1]
+    sigma = sigma.expand(-1, planes, -1) if sigma.shape[1] == 1 else sigma
+    return sigma_map(batch, knots, sigma, mosaic=mosaic)
+
+
+def network_input(image: np.ndarray, level: NoiseLevel | float | tuple[float, float] | None = None,
+                  strength: float = 1.0) -> np.ndarray:
+    """What a noise-aware network is given for one image ``(C, H, W)`` (or a mosaic ``(H, W)``), as
+    ``zoo.denoise`` gives it: ``(1, C + noise channels, H, W)`` float32, the image followed by the map of
+    ``level`` (as :func:`level_for` takes it: None estimates it from the image). INT8 calibration feeds
+    the quantizers this (:mod:`zoo.export.quantize`)."""
+    x = np.asarray(image, dtype=np.float32)
+    batch = torch.from_numpy(np.ascontiguousarray(x[None, None] if x.ndim == 2 else x[None]))
+    knots, sigma = _stacked([level_for(batch[0].numpy(), batch.shape[1], level)], check_strength(strength))
+    return torch.cat([batch, _noise_map(batch, knots, sigma)], 1).numpy()
