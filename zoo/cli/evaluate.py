@@ -9,13 +9,12 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 
 from zoo.baselines import BASELINES, check_available
 from zoo.cli.engine import add_engine, say
 from zoo.cli.jsonout import to_json
-from zoo.cli.options import add_device, add_json, add_precision, add_tiling, add_weights, check_overlap, \
-    check_tiling_options, precision_of
+from zoo.cli.options import add_device, add_json, add_precision, add_threads, add_tiling, add_weights, check_overlap, \
+    check_tiling_options, precision_of, use_threads
 from zoo.contract import size_multiple, weights_source
 from zoo.errors import ZooError
 from zoo.export.engines import ENGINES
@@ -23,7 +22,6 @@ from zoo.export.precision import choose
 from zoo.evaluation import DATA_KINDS, EvalReport, baseline_denoiser, evaluate, load_data, network_denoiser
 from zoo.fileio import check_replaceable
 from zoo.factory import create_model
-from zoo.limits import check_threads
 from zoo.registry import list_models
 from zoo.table import format_table
 
@@ -49,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_precision(parser)
     add_device(parser, dtype=False)
     add_engine(parser, ENGINES)
-    parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: as many as torch uses)")
+    add_threads(parser)
     parser.add_argument("--csv", metavar="FILE", help="write per-image scores to a CSV file")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --csv file")
     add_json(parser, help="print the summary, breakdown and per-image scores as JSON (several models: "
@@ -73,10 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if len(set(args.models)) != len(args.models):
         raise ZooError("a model is named twice")
     check_available([name for name in args.models if _is_baseline(name)])  # before any model runs
-    check_threads(args.threads)
     args.precision = precision_of(args)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)  # every engine takes torch's count
+    use_threads(args, say)  # every engine takes torch's count
     pairs = load_data(args.data)  # a wrong set or file fails before any model is built
     if args.limit is not None:
         pairs = pairs[: args.limit]

@@ -1,15 +1,19 @@
 """Options that several commands take, declared once: ``--weights``, ``--precision``, ``--dtype``/``--device``,
-``--tile``/``--overlap`` and ``--json``."""
+``--tile``/``--overlap``, ``--threads`` and ``--json``."""
 
 from __future__ import annotations
 
 import argparse
 import warnings
+from collections.abc import Callable
+
+import torch
 
 from zoo.errors import ZooError
 from zoo.infer.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling
-from zoo.limits import check_tile
+from zoo.limits import check_threads, check_tile
 from zoo.precision import DTYPES, INFERENCE_PRECISIONS, LOSS_BOUND_DB
+from zoo.waiting import threads_for_load
 
 WEIGHTS_HELP = "weights file (zoo safetensors, or the published .pth layout)"
 
@@ -72,3 +76,25 @@ def check_overlap(args: argparse.Namespace) -> None:
 
 def add_json(parser: argparse.ArgumentParser, help: str = "machine-readable output") -> None:
     parser.add_argument("--json", action="store_true", help=help)
+
+
+THREADS_HELP = ("CPU threads of every engine (default: the cores that other processes leave idle at the "
+                "start, at least one)")
+
+
+def add_threads(parser: argparse.ArgumentParser, help: str = THREADS_HELP) -> None:
+    parser.add_argument("--threads", type=int, help=help)
+
+
+def use_threads(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> None:
+    """Give torch (and so every engine, which takes torch's count) ``--threads``, or where it is not
+    given as many threads as there are idle cores (:func:`zoo.waiting.threads_for_load`): a thread
+    on a core another process holds stalls every parallel region. ``args.threads`` then holds the
+    count, so engines measured for it are chosen for it."""
+    if getattr(args, "threads", None) is not None:
+        check_threads(args.threads)
+    else:
+        args.threads, note = threads_for_load()
+        if note and log:
+            log(note)
+    torch.set_num_threads(args.threads)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from zoo.cli.denoise import add_image_arguments, denoise_files
 from zoo.cli.engine import add_engine, say
-from zoo.cli.options import add_precision, precision_of
+from zoo.cli.options import add_precision, add_threads, precision_of
 from zoo.export.engines import FILE_ENGINES
 from zoo.export.precision import choose_file
 
@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_precision(parser, ("auto", "float32", "bfloat16", "int8"))
     parser.add_argument("--provider", choices=["tensorrt", "cuda", "cpu"],
                         help="onnxruntime's execution provider (default: the fastest that starts)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: as many as torch uses)")
+    add_threads(parser)
     parser.set_defaults(run=run)
 
 
