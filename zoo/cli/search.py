@@ -70,6 +70,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--heartbeat", type=int, default=30, help="seconds between a trial's heartbeats (default 30)")
     run.add_argument("--grace", type=int, default=120,
                      help="seconds without a heartbeat before a trial counts as dead and is retried (default 120)")
+    run.add_argument("--rungs", metavar="S1,S2,...",
+                     help="multi-fidelity promotion: every candidate trains S1 steps (S1 replaces --steps), the best "
+                     "--promote fraction of each rung (non-dominated rank, then crowding distance) resume to the "
+                     "next; the front is judged at the last rung, e.g. 400,1200,3600")
+    run.add_argument("--promote", type=float, default=1 / 3, metavar="F",
+                     help="the fraction of a rung promoted to the next (default 1/3)")
+    run.add_argument("--loss", default="l1", choices=("l1", "charbonnier", "relative-l1"),
+                     help="the proxy's loss (default l1; noise-aware raw candidates train with relative-l1)")
+    run.add_argument("--precision", default="float32", choices=("float32", "bfloat16"),
+                     help="training precision (default float32; bfloat16 autocasts, faster on recent CPUs)")
     run.add_argument("--json", action="store_true", help="print the final status as JSON")
     run.set_defaults(run=run_command)
 
@@ -87,6 +97,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--reference", metavar="PSNR,GMACS",
                         help="hypervolume reference point (default: the validation set's noisy-input PSNR and the "
                         "GMACs cap, or the largest GMACs trained)")
+    report.add_argument("--agreement-threshold", type=float, default=0.6, metavar="R",
+                        help="the Spearman coefficient a rung needs to rank by (default 0.6)")
+    report.add_argument("--agreement-on", choices=("lower", "point"), default="lower",
+                        help="judge the threshold on the 95%% bootstrap interval's lower bound (default) or on "
+                        "the point estimate")
     report.add_argument("--json", action="store_true", help="print the summary as JSON")
     report.set_defaults(run=report_command)
 
@@ -135,16 +150,23 @@ def run_command(args: argparse.Namespace) -> int:
     from zoo.search.candidate import Proxy
     from zoo.search.objectives import parse_objectives
     from zoo.search.runner import SearchSettings, run_search
+    from zoo.search.rungs import Rungs, parse_rungs
     from zoo.search.space import load_space
 
     space = load_space(args.space)
+    rungs = None
+    if args.rungs:
+        rungs = Rungs(parse_rungs(args.rungs), args.promote)
+        rungs.check()
+        args.steps = rungs.steps[0]
     settings = SearchSettings(
         space=space, out=args.out.expanduser(), storage=args.storage, study=args.study, trials=args.trials,
         proxy=Proxy(steps=args.steps, data=args.data or ["synthraw"], val=args.val, batch=args.batch,
-                    patch=args.patch, lr=args.lr, validations=args.validations),
+                    patch=args.patch, lr=args.lr, validations=args.validations, loss=args.loss,
+                    precision=args.precision),
         objectives=parse_objectives(args.objectives), sampler=args.sampler, population=args.population,
         seed=args.seed, max_gmacs=args.max_gmacs, max_params=args.max_params, early_stop=args.early_stop,
-        stop_margin=args.stop_margin, heartbeat=args.heartbeat, grace=args.grace)
+        stop_margin=args.stop_margin, heartbeat=args.heartbeat, grace=args.grace, rungs=rungs)
     with _terminate_as_interrupt():
         status = run_search(settings, progress=not args.json)
     if not status:  # a torchrun rank other than 0: rank 0 reports
@@ -155,11 +177,12 @@ def run_command(args: argparse.Namespace) -> int:
 
 def status_command(args: argparse.Namespace) -> int:
     from zoo.search.journal import damaged_storage
+    from zoo.search.rungs import with_rungs
     from zoo.search.status import study_status
 
     study, location = _load(args)
     with damaged_storage(location.url):  # the trials' records are the storage's content too
-        status = study_status(study, location)
+        status = with_rungs(study_status(study, location), study)
     print(to_json(status) if args.json else format_status(status))
     return 0
 
@@ -177,7 +200,8 @@ def report_command(args: argparse.Namespace) -> int:
             raise ZooError(f"--reference takes two finite numbers PSNR,GMACS, got {args.reference!r}")
         reference = (psnr, gmacs)
     study, location = _load(args)
-    summary = build_report(study, location, args.to.expanduser() if args.to else None, reference)
+    summary = build_report(study, location, args.to.expanduser() if args.to else None, reference,
+                           threshold=args.agreement_threshold, criterion=args.agreement_on)
     table = summary.pop("table")
     if args.json:
         print(to_json(summary))
@@ -232,6 +256,10 @@ def format_status(status: dict) -> str:
         f"{status['stopped_early']} stopped early, {status['over_cap']} over a cap, {status['reused']} repeats, "
         f"{status['retried']} retried; cost {status['cost_seconds'] / 60:.1f} min",
     ]
+    if status.get("rungs"):
+        from zoo.search.rungs import format_rungs  # as the other search modules: loaded only when used
+
+        lines.append(format_rungs(status["rungs"]))
     if status["front"]:
         lines.append("front: " + "; ".join(
             f"#{p['trial']} {p['psnr']:.2f} dB @ {p['gmacs']:.3g} GMACs/MP" + (f" ({p['seed']})" if p["seed"] else "")

@@ -69,3 +69,44 @@ def knee(points: Sequence[Point], maximize: Sequence[bool]) -> int:
         return ((x1 - x0) * (y0 - y) - (x0 - x) * (y1 - y0)) / length
 
     return members[max(order[1:-1], key=distance)]
+
+
+def nondominated_ranks(points: Sequence[Point], maximize: Sequence[bool]) -> list[int]:
+    """Each point's non-dominated rank (0: on the front; 1: on the front once rank 0 is removed; ...)."""
+    ranks = [-1] * len(points)
+    left = list(range(len(points)))
+    rank = 0
+    while left:
+        layer = [left[i] for i in front([points[j] for j in left], maximize)]
+        for i in layer:
+            ranks[i] = rank
+        left = [i for i in left if ranks[i] < 0]
+        rank += 1
+    return ranks
+
+
+def crowding_distances(points: Sequence[Point], members: Sequence[int]) -> dict[int, float]:
+    """NSGA-II's crowding distance of each of ``members`` (indices into ``points``, one rank):
+    the sum over objectives of the normalised gap between its two neighbours; the ends infinite."""
+    distance = {i: 0.0 for i in members}
+    if len(members) <= 2:
+        return {i: math.inf for i in members}
+    for k in range(len(points[members[0]])):
+        order = sorted(members, key=lambda i: points[i][k])
+        low, high = points[order[0]][k], points[order[-1]][k]
+        distance[order[0]] = distance[order[-1]] = math.inf
+        if high == low:
+            continue
+        for before, i, after in zip(order, order[1:-1], order[2:]):
+            distance[i] += (points[after][k] - points[before][k]) / (high - low)
+    return distance
+
+
+def promotion_order(points: Sequence[Point], maximize: Sequence[bool]) -> list[int]:
+    """Indices of ``points`` best first: by non-dominated rank, then by crowding distance (the
+    more isolated first, as NSGA-II selects), then by index (the earlier first)."""
+    ranks = nondominated_ranks(points, maximize)
+    crowding: dict[int, float] = {}
+    for rank in set(ranks):
+        crowding.update(crowding_distances(points, [i for i, r in enumerate(ranks) if r == rank]))
+    return sorted(range(len(points)), key=lambda i: (ranks[i], -crowding[i], i))

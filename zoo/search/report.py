@@ -12,7 +12,10 @@ from zoo.errors import ZooError
 from zoo.fileio import atomic_path
 from zoo.search.pareto import front, hypervolume
 from zoo.search.status import SETTINGS_ATTR, TrialRow, study_status, trial_rows
+from zoo.search.agreement import DEFAULT_THRESHOLD, format_agreement
 from zoo.search.objectives import noisy_psnr
+from zoo.search.rungs import agreement_of, format_rungs
+from zoo.search.rungs import summary as summary_of_rungs
 from zoo.search.space import POSITIONS
 from zoo.table import format_table as table
 
@@ -168,7 +171,8 @@ def plot_history(rows: list[TrialRow], reference: tuple[float, float], path: Pat
     plt.close(fig)
 
 
-def build_report(study, location, to: Path | None, reference: tuple[float, float] | None = None) -> dict[str, Any]:
+def build_report(study, location, to: Path | None, reference: tuple[float, float] | None = None, *,
+                 threshold: float = DEFAULT_THRESHOLD, criterion: str = "lower") -> dict[str, Any]:
     """Write the report files into ``to`` (default: the run folder's ``report/``); return the
     summary (status, hypervolume, files)."""
     rows = trial_rows(study)
@@ -198,6 +202,21 @@ def build_report(study, location, to: Path | None, reference: tuple[float, float
                    files={k: str(v) for k, v in files.items()})
     with atomic_path(files["table"]) as tmp:
         tmp.write_text(table + "\n")
+    with atomic_path(files["summary"]) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n")
+    rungs = summary_of_rungs(study)
+    if rungs is not None:  # each rung's front and promotions, and how well each rung ranks as the last
+        rungs.pop("_found")
+        agreement = agreement_of(study, threshold=threshold, criterion=criterion)
+        files.update(rungs_md=to / "rungs.md", rungs_json=to / "rungs.json")
+        summary.update(rungs=rungs, agreement=agreement, files={k: str(v) for k, v in files.items()})
+        text = "\n".join(["# Rungs", "", "```", format_rungs(rungs), "```", "", "## Rank agreement", "",
+                          format_agreement(agreement), ""])
+        with atomic_path(files["rungs_md"]) as tmp:
+            tmp.write_text(text)
+        with atomic_path(files["rungs_json"]) as tmp:
+            tmp.write_text(json.dumps({"rungs": rungs, "agreement": agreement}, indent=2, allow_nan=False) + "\n")
+        table += "\n\n" + format_rungs(rungs) + "\n\n" + format_agreement(agreement)
     with atomic_path(files["summary"]) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n")
     summary["table"] = table

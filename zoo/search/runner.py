@@ -22,6 +22,7 @@ import numpy as np
 
 from zoo.configcheck import check_untrusted_config
 from zoo.errors import ZooError, first_line
+from zoo.fileio import atomic_path
 from zoo.runlock import waiting_lock
 from zoo.search import distributed
 from zoo.search import storage as stores
@@ -31,6 +32,7 @@ from zoo.search.journal import damaged_storage
 from zoo.search.genome import SEEDS, project, suggest, to_config
 from zoo.search.objectives import (DEFAULT_OBJECTIVES, OBJECTIVES, UNTRAINED_PSNR, check_validation_data, count_cost,
                                    measure_latency)
+from zoo.search.rungs import Promoter, Rungs, open_rung_study, with_rungs
 from zoo.search.space import Space
 from zoo.search.status import BUDGET_ATTR, SETTINGS_ATTR, study_status
 from zoo.evaluation import load_data
@@ -43,7 +45,7 @@ FAIL_LIMIT = 3  # consecutive failed candidates before giving up
 WAIT_SECONDS = 5  # between looks at others' running trials, once the budget is used
 # Settings a resumed study must be run with again: they decide what the trials' values mean.
 FIXED = ("space_hash", "objectives", "proxy", "sampler", "population", "seed", "max_gmacs", "max_params",
-         "early_stop", "stop_margin")
+         "early_stop", "stop_margin", "rungs")
 
 
 @dataclass
@@ -64,6 +66,7 @@ class SearchSettings:
     stop_margin: float = DEFAULT_MARGIN
     heartbeat: int = stores.DEFAULT_HEARTBEAT
     grace: int = stores.DEFAULT_GRACE
+    rungs: Rungs | None = None  # multi-fidelity promotion; its first rung is the proxy's steps
 
     def check(self) -> None:
         if self.trials < 1:
@@ -80,6 +83,11 @@ class SearchSettings:
             raise ZooError(f"--stop-margin must not be negative, got {self.stop_margin}")
         stores.check_heartbeat(self.heartbeat, self.grace)
         self.proxy.check()
+        if self.rungs is not None:
+            self.rungs.check()
+            if self.rungs.steps[0] != self.proxy.steps:
+                raise ZooError(f"the first rung ({self.rungs.steps[0]} steps) must be the proxy's --steps "
+                               f"({self.proxy.steps})")
 
     def stored(self) -> dict[str, Any]:
         """What the study keeps: enough to report on it and export from it on any machine."""
@@ -87,7 +95,8 @@ class SearchSettings:
                 "objectives": list(self.objectives), "proxy": dataclasses.asdict(self.proxy),
                 "sampler": self.sampler or "nsga2", "population": self.population, "seed": self.seed,
                 "max_gmacs": self.max_gmacs, "max_params": self.max_params, "early_stop": self.early_stop,
-                "stop_margin": self.stop_margin, "zoo": __version__,
+                "stop_margin": self.stop_margin, "rungs": self.rungs.stored() if self.rungs else None,
+                "zoo": __version__,
                 "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -107,7 +116,15 @@ def worker_seed(seed: int, worker: int) -> int:
 
 
 def _changed(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    return [f"{key} (the study has {stored.get(key)!r}, now {now[key]!r})" for key in FIXED if stored.get(key) != now[key]]
+    def same(key: str) -> bool:
+        if key == "proxy" and isinstance(stored.get(key), dict):  # settings added since, at their defaults
+            try:
+                return Proxy(**stored[key]).key() == Proxy(**now[key]).key()
+            except TypeError:
+                return False
+        return stored.get(key) == now[key]
+
+    return [f"{key} (the study has {stored.get(key)!r}, now {now[key]!r})" for key in FIXED if not same(key)]
 
 
 def open_study(settings: SearchSettings):
@@ -152,6 +169,9 @@ def open_study(settings: SearchSettings):
         study.set_user_attr(WORKERS_ATTR, worker + 1)
         study.set_user_attr(BUDGET_ATTR, settings.trials)
         stores.write_folder_file(settings.out, location, name)
+        if settings.rungs is not None:
+            open_rung_study(study, create=True)
+            write_gitignore(settings.out)
     study.sampler = make_sampler(stored["sampler"], stored["population"], worker_seed(stored["seed"], worker))
     location.study = name
     return study, location, stored
@@ -251,7 +271,8 @@ class Objective:
         beat = (stores.heartbeat(settings.out, trial.number, settings.heartbeat) if self.location.journal
                 else contextlib.nullcontext())
         with beat:
-            result = train_candidate(folder, config, proxy, rule, before_training=send)
+            result = train_candidate(folder, config, proxy, rule, before_training=send,
+                                     keep_weights=bool(self.stored.get("rungs")))
         latency = measure_latency(config) if "latency" in self.stored["objectives"] else None
         for key, value in (("psnr", result.psnr), ("ssim", result.ssim), ("steps", result.steps),
                            ("train_seconds", result.seconds), ("curve", result.curve), ("stopped", result.stopped),
@@ -308,6 +329,10 @@ def _run(settings: SearchSettings, optuna, progress: bool) -> dict[str, Any]:
     check_data(settings)
     study, location, stored = open_study(settings)
     objective = Objective(settings, stored, location)
+    promoter = None
+    if settings.rungs is not None:
+        promoter = Promoter(study, open_rung_study(study), settings.rungs, Proxy(**stored["proxy"]), settings.out,
+                            journal=location.journal, heartbeat=settings.heartbeat, grace=settings.grace)
     from tqdm.auto import tqdm
 
     used = budget_used(study)
@@ -323,18 +348,25 @@ def _run(settings: SearchSettings, optuna, progress: bool) -> dict[str, Any]:
             used = budget_used(study)
             bar.n = min(used, settings.trials)
             bar.refresh()
+            if failed >= FAIL_LIMIT:
+                raise ZooError(f"{failed} candidates in a row failed, the last with {objective.error or promoter.error}")
+            if promoter is not None:  # a promotion due goes first (the highest rung first), as in ASHA
+                promoter.retry_stale()
+                outcome = promoter.run_one()
+                if outcome is not None:
+                    failed = failed + 1 if outcome == "failed" else 0
+                    continue
             if used >= settings.trials:
                 # Others' trials still running may yet die: wait, so that a dead one is retried
                 # here rather than left to a later run.
-                if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) and not (
+                        promoter is not None and promoter.running()):
                     break
                 time.sleep(min(settings.heartbeat, WAIT_SECONDS))
                 continue
             if free >= FREE_LIMIT:
                 raise ZooError(f"{free} trials in a row trained nothing (over a cap, or repeats): "
                                "raise --max-gmacs/--max-params, or widen the space")
-            if failed >= FAIL_LIMIT:
-                raise ZooError(f"{failed} candidates in a row failed, the last with {objective.error}")
             number = len(study.get_trials(deepcopy=False))
             try:
                 # under torchrun a failed candidate ends the search: the other ranks may be mid-step
@@ -351,7 +383,25 @@ def _run(settings: SearchSettings, optuna, progress: bool) -> dict[str, Any]:
                 warnings.warn(f"search: a candidate failed: {objective.error}", RuntimeWarning, stacklevel=2)
     finally:
         bar.close()
-    return study_status(study, location)
+    return with_rungs(study_status(study, location), study)
+
+
+GITIGNORE = """# zoo search: what a later session needs is committed (the journal, search.json, each candidate's
+# result*.json and its rung checkpoint weights-STEPS.safetensors); the run folders are not.
+candidates/*/run/
+candidates/*/.lock
+heartbeats/
+.*.lock
+*.lock
+"""
+
+
+def write_gitignore(out: Path) -> None:
+    """A run folder with rungs says what to commit: ``git add DIR`` then takes the right files."""
+    path = out / ".gitignore"
+    if not path.exists():
+        with atomic_path(path) as tmp:
+            tmp.write_text(GITIGNORE)
 
 
 def _running_number(study, at_least: int) -> int:

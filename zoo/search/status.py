@@ -10,6 +10,7 @@ from zoo.search.pareto import front
 
 SETTINGS_ATTR = "zoo.search"  # study user attribute: the settings every worker must share
 BUDGET_ATTR = "zoo.trials"  # the budget the latest `run` asked for
+RUNG_SUFFIX = ":rungs"  # the study of a search's promotions (zoo.search.rungs) is named NAME:rungs
 
 
 @dataclass

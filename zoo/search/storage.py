@@ -30,6 +30,7 @@ from zoo.install import pip_hint, require
 from zoo.fileio import atomic_path
 from zoo.reading import read_json_object
 from zoo.search.journal import check_journal, damaged_storage
+from zoo.search.status import RUNG_SUFFIX
 
 JOURNAL = "study.journal"
 FOLDER_FILE = "search.json"  # in the run folder: where its study lives
@@ -223,8 +224,8 @@ def locate(target: str, study: str | None = None, storage: str | None = None) ->
 def study_name(location: Location) -> str:
     """The study to show: the one named, or the storage's only study."""
     optuna = require_optuna()
-    with damaged_storage(location.url):
-        names = optuna.get_all_study_names(location.storage)
+    with damaged_storage(location.url):  # a search's promotions are a study of their own beside it
+        names = [n for n in optuna.get_all_study_names(location.storage) if not n.endswith(RUNG_SUFFIX)]
     if location.study is not None:
         if location.study not in names:
             raise ZooError(f"no study {location.study!r} in {location.url}; it holds {', '.join(names) or 'none'}")
@@ -241,9 +242,10 @@ def worker_identity() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def heartbeat(folder: Path, number: int, interval: float) -> Iterator[None]:
-    """Touch ``heartbeats/trial-N`` every ``interval`` seconds while the block runs."""
-    path = folder / HEARTBEAT_DIR / f"trial-{number}"
+def heartbeat(folder: Path, number: int, interval: float, prefix: str = "trial") -> Iterator[None]:
+    """Touch ``heartbeats/trial-N`` (``rung-N`` for a promotion) every ``interval`` seconds while
+    the block runs."""
+    path = folder / HEARTBEAT_DIR / f"{prefix}-{number}"
     path.parent.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
 
@@ -276,14 +278,14 @@ def _process_gone(pid: int) -> bool:
         return False
 
 
-def is_stale(trial, folder: Path, grace: float, now: float | None = None) -> bool:
+def is_stale(trial, folder: Path, grace: float, now: float | None = None, prefix: str = "trial") -> bool:
     """Whether a RUNNING journal trial's worker is dead: its process is gone (same host), or no
     heartbeat for ``grace`` seconds (from its start, before the first beat)."""
     now = time.time() if now is None else now
     worker = trial.user_attrs.get("worker") or {}
     if worker.get("host") == socket.gethostname() and isinstance(worker.get("pid"), int) and _process_gone(worker["pid"]):
         return True
-    beat = folder / HEARTBEAT_DIR / f"trial-{trial.number}"
+    beat = folder / HEARTBEAT_DIR / f"{prefix}-{trial.number}"
     try:
         last = beat.stat().st_mtime
     except FileNotFoundError:
@@ -292,7 +294,7 @@ def is_stale(trial, folder: Path, grace: float, now: float | None = None) -> boo
     return now - last > grace
 
 
-def retry_stale_trials(study, folder: Path, grace: float) -> list[int]:
+def retry_stale_trials(study, folder: Path, grace: float, prefix: str = "trial") -> list[int]:
     """Fail the journal's stale RUNNING trials and enqueue each again (at most ``MAX_RETRY``
     times, as RDB storage does); returns their numbers."""
     optuna = require_optuna()
@@ -301,7 +303,7 @@ def retry_stale_trials(study, folder: Path, grace: float) -> list[int]:
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not is_stale(trial, folder, grace):
+        if not is_stale(trial, folder, grace, prefix=prefix):
             continue
         try:
             if not study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from zoo.checkpoint import save
+from zoo.checkpoint import load_state_dict_strict, save
 from zoo.contract import guarded_forward, input_channels_if_known, model_config, model_name, noise_channels, probe_blocks
 from zoo.data.pairs import Pair
 from zoo.data.patches import NoiseMapped, Source, make_batch
@@ -361,3 +361,27 @@ def _train(cfg: TrainConfig, ddp: Place, device: torch.device, amp_dtype: torch.
     if ddp.world > 1:
         dist.barrier()
     return run.final
+
+
+def start_from_weights(cfg: TrainConfig, state_dict: dict[str, torch.Tensor], step: int, best_psnr: float) -> None:
+    """Write ``cfg.out``'s ``last.pt`` as if a run of ``cfg`` had stopped at ``step`` with
+    ``state_dict`` (EMA weights) as both its weights and their average, and AdamW's moments not
+    yet gathered. ``train(cfg', resume=True)`` with more steps then extends it as it extends any
+    run. For a search's rung checkpoint carried to another session without the run folder (the
+    weights are small enough to commit; the optimizer's state is twice their size)."""
+    if not 0 < step <= cfg.steps:
+        raise ZooError(f"cannot start {cfg.out} at step {step}: outside 1..{cfg.steps}")
+    run = RunFolder(cfg.out)
+    torch.manual_seed(cfg.seed)
+    model = _build(cfg, run, resume=False)
+    load_state_dict_strict(model, state_dict, "the rung checkpoint")
+    training = _Training(cfg, _for_training(model, torch.device("cpu")), run, Place(), torch.device("cpu"), None)
+    training.ema.shadow = {k: v.detach().clone() for k, v in training.model.state_dict().items()}
+    with warnings.catch_warnings():  # no optimizer step came first: torch warns, nothing is wrong
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(step):  # the schedule at ``step``; follow_schedule sets the rates on resume
+            training.scheduler.step()
+    training.start, training.best_psnr = step, best_psnr
+    run.path.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed + step)
+    training.checkpoint(step, time.perf_counter(), None)
