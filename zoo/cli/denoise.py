@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from zoo.cli import imagejob
 from zoo.cli.engine import add_engine, say
 from zoo.cli.options import (add_device, add_precision, add_threads, add_tiling, add_weights, check_tiling_options,
-                              precision_of, use_threads)
+                              precision_of, threads_said, use_threads)
 from zoo.cli.ranks import Ranks
 from zoo.contract import noise_channels
 from zoo.errors import ZooError, first_line
@@ -173,7 +173,7 @@ def denoise_files(args: argparse.Namespace, choose: Callable[[], EngineChoice], 
     ranks = Ranks.from_environment()
     with ranks.errors_from_main():
         if not ranks.several:  # before any engine starts: each takes torch's count (ranks share the cores themselves)
-            use_threads(args, say)
+            use_threads(args)
         elif getattr(args, "threads", None) is not None:
             check_threads(args.threads)
             torch.set_num_threads(args.threads)
@@ -232,7 +232,7 @@ def _denoise_share(args: argparse.Namespace, choose: Callable[[], EngineChoice],
     if ranks.main:
         spread = f", {ranks.world} ranks" if ranks.several else ""
         precision = f" [{chosen.precision_reason}]" if chosen.precision_reason else ""
-        print(f"zoo: {label} on {runner.device}{precision} [{chosen.engine}: {chosen.reason}]{spread}" +
+        print(f"zoo: {label} on {runner.device}{precision} [{chosen.engine}: {chosen.reason}]{spread}{threads_said(args)}" +
               (f" (passed over: {'; '.join(notes)})" if notes else ""), file=sys.stderr)
     mine = ranks.share([_file_size(p) for p in inputs]) if ranks.several else range(len(inputs))
     failures = 0

@@ -14,7 +14,7 @@ from zoo.baselines import BASELINES, check_available
 from zoo.cli.engine import add_engine, say
 from zoo.cli.jsonout import to_json
 from zoo.cli.options import add_device, add_json, add_precision, add_threads, add_tiling, add_weights, check_overlap, \
-    check_tiling_options, precision_of, use_threads
+    check_tiling_options, precision_of, threads_said, use_threads
 from zoo.contract import size_multiple, weights_source
 from zoo.errors import ZooError
 from zoo.export.engines import ENGINES
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise ZooError("a model is named twice")
     check_available([name for name in args.models if _is_baseline(name)])  # before any model runs
     args.precision = precision_of(args)
-    use_threads(args, say)  # every engine takes torch's count
+    use_threads(args)  # every engine takes torch's count
     pairs = load_data(args.data)  # a wrong set or file fails before any model is built
     if args.limit is not None:
         pairs = pairs[: args.limit]
@@ -109,7 +109,7 @@ def _denoiser(name: str, args: argparse.Namespace):
         warnings.warn(f"no --weights: scoring {name} with random initial weights", UserWarning, stacklevel=1)
     choice = choose(model, precision=args.precision, engine=args.engine, device=args.device, threads=args.threads, log=say)
     runner = choice.runner
-    print(f"zoo: {name} on {runner.device} [{choice.precision_reason}] [{choice.engine}: {choice.reason}]", file=sys.stderr)
+    print(f"zoo: {name} on {runner.device} [{choice.precision_reason}] [{choice.engine}: {choice.reason}]{threads_said(args)}", file=sys.stderr)
     return network_denoiser(runner, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from collections.abc import Callable
 
 import torch
 
@@ -86,15 +85,21 @@ def add_threads(parser: argparse.ArgumentParser, help: str = THREADS_HELP) -> No
     parser.add_argument("--threads", type=int, help=help)
 
 
-def use_threads(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> None:
+def use_threads(args: argparse.Namespace) -> None:
     """Give torch (and so every engine, which takes torch's count) ``--threads``, or where it is not
     given as many threads as there are idle cores (:func:`zoo.waiting.threads_for_load`): a thread
     on a core another process holds stalls every parallel region. ``args.threads`` then holds the
-    count, so engines measured for it are chosen for it."""
+    count, so engines measured for it are chosen for it, and ``args.threads_note`` says why it is
+    fewer than the cores (for the opening line; None when it is not)."""
+    args.threads_note = None
     if getattr(args, "threads", None) is not None:
         check_threads(args.threads)
     else:
-        args.threads, note = threads_for_load()
-        if note and log:
-            log(note)
+        args.threads, args.threads_note = threads_for_load()
     torch.set_num_threads(args.threads)
+
+
+def threads_said(args: argparse.Namespace) -> str:
+    """The opening line's note on the thread count, or nothing."""
+    note = getattr(args, "threads_note", None)
+    return f" [{note}]" if note else ""
