@@ -15,6 +15,7 @@ from zoo.data.procedural import textures
 from zoo.data.specs import open_sources
 from zoo.data.unprocess import random_unprocess_params, unprocess
 from zoo.errors import ZooError
+from zoo.evaluation import load_data
 from zoo.metrics import psnr
 from zoo.ops.noiselevel import NoiseLevel
 from zoo.ops.noisemap import empirical_nlf, interpolate, sigma_map
@@ -152,7 +153,7 @@ def test_textures_are_regular_and_drawn_from_the_seed():
 
 
 def test_the_held_out_sets_have_the_texture_and_phone_lowlight_kinds():
-    pairs = zoo.evaluation.load_data("crossdomain-srgb")
+    pairs = load_data("crossdomain-srgb")
     phones = [p for p in pairs if p.tags["kind"] == "phone-lowlight"]
     assert len(phones) == 4 * crossdomain.LEVELS and any(p.tags["kind"] == "texture" for p in pairs)
     psnrs = [10 * np.log10(1 / np.mean((p.noisy.astype(np.float64) - p.clean) ** 2)) for p in phones]
