@@ -48,8 +48,11 @@ def to_config(space: Space, genome: Genome) -> dict[str, Any]:
                 "options": options}
         for position in unit.positions:
             specs[position] = spec
-    return {"in_channels": space.in_channels, "widths": [int(genome[f"width{i}"]) for i in (1, 2, 3)],
-            "act": genome["act"], "groups": [dict(specs[p], options=dict(specs[p]["options"])) for p in POSITIONS]}
+    config = {"in_channels": space.in_channels, "widths": [int(genome[f"width{i}"]) for i in (1, 2, 3)],
+              "act": genome["act"], "groups": [dict(specs[p], options=dict(specs[p]["options"])) for p in POSITIONS]}
+    if genome.get("noise_map"):  # noise-aware: the network also takes a noise-level map
+        config["noise_map"] = True
+    return config
 
 
 def config_key(config: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
@@ -80,6 +83,8 @@ def project(space: Space, config: dict[str, Any]) -> tuple[Genome | None, str]:
     for i in (1, 2, 3):
         genome[f"width{i}"] = _nearest(genes[f"width{i}"], config["widths"][i - 1])
     genome["act"] = _nearest(genes["act"], config.get("act", "prelu"))
+    if "noise_map" in genes:
+        genome["noise_map"] = _nearest(genes["noise_map"], bool(config.get("noise_map", False)))
     for unit in space.units:
         spec = specs[POSITIONS.index(unit.positions[0])]
         if spec["block"] not in unit.blocks:

@@ -28,7 +28,7 @@ from zoo.skeleton import GROUP_POSITIONS
 
 POSITIONS = GROUP_POSITIONS  # the mwnet skeleton's five groups, in order (zoo.skeleton states them)
 DEFAULT_SPACE = "default"  # the shipped spaces are named by their file's stem: default, tiny
-TOP_KEYS = {"name", "in_channels", "act", "widths", "tie", "groups"}
+TOP_KEYS = {"name", "in_channels", "act", "widths", "tie", "groups", "noise_map"}
 GROUP_KEYS = {"blocks" if key == "block" else key for key in MWNET_GROUP_KEYS}  # a group spec's, with choices of blocks
 Scalar = int | float | str | bool
 
@@ -68,11 +68,14 @@ class Space:
     units: list[Unit]
     source: str = ""  # the file it came from, for messages
     text: str = field(default="", repr=False)  # the TOML as read, kept with the study
+    noise_map: tuple[bool, ...] = (False,)  # [false, true]: noise-aware networks (a noise-level map input) too
 
     def genes(self) -> list[Gene]:
         """Every gene, in a fixed order: all of them are suggested in every trial."""
         genes = [Gene(f"width{i + 1}", choices) for i, choices in enumerate(self.widths)]
         genes.append(Gene("act", self.act))
+        if self.noise_map != (False,):  # a gene only where the space searches it: older spaces keep their genomes
+            genes.append(Gene("noise_map", self.noise_map))
         for unit in self.units:
             genes.append(Gene(f"{unit.name}.block", unit.blocks))
             genes.append(Gene(f"{unit.name}.depth", low=unit.depth[0], high=unit.depth[1]))
@@ -88,7 +91,8 @@ class Space:
                 "units": [{"name": u.name, "positions": list(u.positions), "blocks": list(u.blocks),
                            "depth": list(u.depth), "tail": list(u.tail),
                            "options": {b: {o: list(c) for o, c in opts.items()} for b, opts in u.options.items()}}
-                          for u in self.units]}
+                          for u in self.units],
+                **({"noise_map": list(self.noise_map)} if self.noise_map != (False,) else {})}
 
     @property
     def hash(self) -> str:
@@ -164,7 +168,8 @@ class _Validator:
         name = data.get("name", Path(self.source).stem)
         if not isinstance(name, str):
             raise self.fail(f"name must be a string, got {name!r}")
-        return Space(name, in_channels, act, level_widths, units, self.source, text)  # type: ignore[arg-type]
+        noise_map = self.choices("noise_map", data.get("noise_map", False), bool)
+        return Space(name, in_channels, act, level_widths, units, self.source, text, noise_map)  # type: ignore[arg-type]
 
     def ties(self, tie: Any) -> list[tuple[str, ...]]:
         if not isinstance(tie, list) or not all(isinstance(t, list) for t in tie):
