@@ -15,7 +15,8 @@ Sleeping threads are not enough on their own: a parallel region waits for its sl
 a thread whose core another process holds waits for the scheduler's next slice (milliseconds,
 for an element-wise operation of microseconds). So where the user gives no ``--threads``, zoo
 takes as many threads as there are cores that other processes leave idle (:func:`threads_for_load`,
-sampled from ``/proc/stat`` over a tenth of a second), at least one. Measured side by side
+sampled from ``/proc/stat`` over a tenth of a second), at least one; niced processes count as
+idle where the scheduler makes them give way (autogroup off). Measured side by side
 (``benchmarks/under_load.py``), beside two busy processes on 2 Intel Xeon cores, this keeps 0.44-0.59
 of the quiet throughput where two sleeping threads kept 0.33-0.44.
 """
@@ -48,19 +49,38 @@ def no_spinning(options: object) -> None:
         options.add_session_config_entry(key, "0")  # type: ignore[attr-defined]
 
 
-def _cpu_times() -> dict[int, tuple[int, int]]:
-    """``{cpu: (idle, total)}`` jiffies from ``/proc/stat``; empty where there is none."""
+def _niced_processes_yield() -> bool:
+    """Whether processes of a higher nice value give their core to ours: with the kernel's autogroup
+    scheduling off, a nice-15 process gets about 3% of a core beside a nice-0 one; with it on (many
+    desktops), processes of other sessions share alike whatever their nice value."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as setting:
+            autogroup = setting.read().strip() != "0"
+    except OSError:
+        autogroup = False  # a kernel built without it
+    return not autogroup and os.nice(0) <= 0
+
+
+def parse_stat(text: str, niced_yield: bool) -> dict[int, tuple[int, int]]:
+    """``{cpu: (free, total)}`` jiffies from the text of ``/proc/stat``: free is idle and iowait, and
+    the time of niced processes where they yield to ours (``niced_yield``)."""
     times = {}
+    for line in text.splitlines():
+        name, *fields = line.split() or [""]
+        if name.startswith("cpu") and name[3:].isdigit() and len(fields) >= 5:
+            user, nice, system, idle, iowait, *rest = (int(v) for v in fields[:8])
+            free = idle + iowait + (nice if niced_yield else 0)
+            times[int(name[3:])] = (free, user + nice + system + idle + iowait + sum(rest))
+    return times
+
+
+def _cpu_times() -> dict[int, tuple[int, int]]:
+    """This machine's :func:`parse_stat`; empty where ``/proc/stat`` cannot be read."""
     try:
         with open("/proc/stat") as stat:
-            for line in stat:
-                name, *fields = line.split()
-                if name.startswith("cpu") and name[3:].isdigit():
-                    values = [int(v) for v in fields[:8]]
-                    times[int(name[3:])] = (values[3] + values[4], sum(values))  # idle + iowait, all
+            return parse_stat(stat.read(), _niced_processes_yield())
     except (OSError, ValueError):
         return {}
-    return times
 
 
 def busy_cores(sample: float = 0.1) -> float | None:
@@ -77,8 +97,8 @@ def busy_cores(sample: float = 0.1) -> float | None:
     for cpu in mine:
         if cpu not in before or cpu not in after:
             return None
-        idle, total = (a - b for a, b in zip(after[cpu], before[cpu]))
-        busy += 1.0 - idle / total if total > 0 else 0.0
+        free, total = (a - b for a, b in zip(after[cpu], before[cpu]))
+        busy += 1.0 - free / total if total > 0 else 0.0
     return busy
 
 

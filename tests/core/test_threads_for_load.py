@@ -57,3 +57,9 @@ def test_zoo_denoise_runs_on_the_idle_cores_and_says_so(tmp_path, monkeypatch, c
         assert len(err.strip().splitlines()) == 1  # on the opening line, not a line of its own
     finally:
         torch.set_num_threads(before)
+
+
+def test_niced_work_counts_as_free_only_where_it_yields():
+    stat = "cpu  10 20 30 40 0 0 0 0 0 0\ncpu0 1 50 2 47 0 0 0 0 0 0\ncpu1 100 0 0 0 0 0 0 0 0 0\nintr 5\n"
+    assert waiting.parse_stat(stat, niced_yield=True) == {0: (97, 100), 1: (0, 100)}
+    assert waiting.parse_stat(stat, niced_yield=False) == {0: (47, 100), 1: (0, 100)}
