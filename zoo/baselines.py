@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from skimage.restoration import denoise_nl_means, denoise_wavelet
 
-from zoo.data.bayer import pack_bayer, unpack_bayer
+from zoo.ops.bayer import pack_bayer, unpack_bayer
 from zoo.errors import ZooError
 from zoo.install import pip_hint, require
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from zoo.data.bayer import CFA_PATTERNS, denormalize_raw, normalize_raw, pack_bayer, unpack_bayer
+from zoo.ops.bayer import CFA_PATTERNS, denormalize_raw, normalize_raw, pack_bayer, unpack_bayer
 from zoo.data.noise import (
     SIDD_LOG10_SHOT_MAX,
     SIDD_LOG10_SHOT_MIN,

@@ -16,20 +16,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = {"zoo": ROOT / "zoo", "zoo.plugins": ROOT / "plugins", "zoo.export": ROOT / "export"}
 
-# Lowest first. A module may import its own layer and the ones above it in this list. Each entry
-# is a module or a package (all of it); the package root "zoo" (the public API that re-exports
-# the core) is matched only by itself.
+# Lowest first: a module may import from its own layer and from the layers listed before it. Each
+# package of zoo (a room) has a layer of its own, so that only the direction in use is allowed;
+# small top-level modules share one. Each entry is a module or a package (all of it); the
+# package root "zoo" (the public API that re-exports the core) is matched only by itself.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("zoo.version", "zoo.errors", "zoo.fileio", "zoo.runlock", "zoo.install", "zoo.limits", "zoo.table",
                     "zoo.reading", "zoo.cache", "zoo.terminal", "zoo.waiting", "zoo.torchrun")),
     ("primitives", ("zoo.ops", "zoo.precision", "zoo.contract", "zoo.metrics", "zoo.complexity", "zoo.metadata",
                     "zoo.skeleton")),
-    ("data", ("zoo.data", "zoo.raw", "zoo.imageio")),
+    ("camera files", ("zoo.raw",)),
+    ("image files", ("zoo.imageio",)),
+    ("data", ("zoo.data",)),
     ("models", ("zoo.registry", "zoo.checkpoint", "zoo.configcheck", "zoo.modelfile", "zoo.factory")),
     ("inference", ("zoo.infer", "zoo.baselines")),
     ("export", ("zoo.export",)),
-    ("evaluation and benchmarks", ("zoo.evaluation", "zoo.bench")),
-    ("training and search", ("zoo.train", "zoo.search")),
+    ("evaluation", ("zoo.evaluation",)),
+    ("benchmarks", ("zoo.bench",)),
+    ("training", ("zoo.train",)),
+    ("search", ("zoo.search",)),
     ("public API", ("zoo",)),
     ("plugins", ("zoo.plugins",)),
     ("command line", ("zoo.cli", "zoo.__main__")),

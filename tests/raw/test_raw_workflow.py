@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import zoo
-from zoo.data.bayer import CFA_PATTERNS
+from zoo.ops.bayer import CFA_PATTERNS
 from zoo.errors import ZooError
 from zoo.raw import MODEL_PATTERN, from_phase, phase_offset, to_phase
 

@@ -13,7 +13,7 @@ import tifffile
 import zoo
 from zoo.cli import main
 from zoo.cli.imagejob import SRGB_MODEL, denoise_file
-from zoo.data.bayer import CFA_PATTERNS
+from zoo.ops.bayer import CFA_PATTERNS
 from zoo.errors import ZooError
 from zoo.raw import from_phase, to_phase
 

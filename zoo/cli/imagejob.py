@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.bayer import CFA_PATTERNS
+from zoo.ops.bayer import CFA_PATTERNS
 from zoo.errors import ZooError
 from zoo.imageio import JPEG_QUALITY, Image
 from zoo.ops.noiselevel import NoiseLevel
@@ -93,7 +93,7 @@ def check_target(source: Path, target: Path, args: argparse.Namespace) -> None:
 def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Denoiser, *,
                  in_channels: int | None, label: str, software: str = "zoo") -> None:
     """Read ``source``, denoise it with ``run`` (float image in [0, 1] -> same) and write ``target``."""
-    from zoo.imageio import read_image, write_image
+    from zoo.imageio import write_image
     from zoo.metadata import for_output, orient
     from zoo.raw.meta import noise_profile
     from zoo.raw.phase import MODEL_PATTERN, check_bayer, from_phase, to_phase

@@ -7,5 +7,6 @@
   :mod:`zoo.data.synthetic` with :mod:`zoo.data.natural`, :mod:`zoo.data.procedural` and
   :mod:`zoo.data.capture`.
 - Pieces: :mod:`zoo.data.pairs`, :mod:`zoo.data.patches` (training patch sources and batches),
-  :mod:`zoo.data.bayer`, :mod:`zoo.data.unprocess`, :mod:`zoo.data.noise`.
+  :mod:`zoo.data.unprocess`, :mod:`zoo.data.noise` (the Bayer helpers are a primitive:
+  :mod:`zoo.ops.bayer`).
 """

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zoo.data.bayer import check_pattern
+from zoo.ops.bayer import check_pattern
 
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
@@ -218,8 +218,8 @@ def unprocess(srgb: Array, params: UnprocessParams, pattern: str = "RGGB") -> Ar
     """sRGB image in [0, 1] -> clean raw mosaic in [0, 1] of the same type and float dtype.
 
     ``srgb`` is numpy ``(..., H, W, 3)`` or torch ``(..., 3, H, W)``; the mosaic is ``(..., H, W)``
-    with colours laid out as ``pattern`` (see :mod:`zoo.data.bayer`), from the top-left pixel.
-    Any H, W; :func:`zoo.data.bayer.pack_bayer` needs them even.
+    with colours laid out as ``pattern`` (see :mod:`zoo.ops.bayer`), from the top-left pixel.
+    Any H, W; :func:`zoo.ops.bayer.pack_bayer` needs them even.
     """
     pattern = check_pattern(pattern)
     image = _channels_last(srgb)

@@ -1,4 +1,5 @@
-"""Shared building blocks for models and blocks: wavelets, padding, activations."""
+"""Shared building blocks for models, blocks and data: wavelets, padding, activations, Bayer planes,
+noise levels and maps."""
 
 from zoo.ops.activations import make_activation
 from zoo.ops.haar import HAAR_FILTERS, HaarDWT, HaarIWT, dwt, iwt

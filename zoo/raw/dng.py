@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.data.bayer import denormalize_raw
+from zoo.ops.bayer import denormalize_raw
 from zoo.errors import ZooError, first_line
 from zoo.fileio import atomic_path
 from zoo.metadata import Metadata, append_sub_ifds, pointer_tags

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.data.bayer import CFA_PATTERNS
+from zoo.ops.bayer import CFA_PATTERNS
 from zoo.errors import ZooError
 
 MODEL_PATTERN = "RGGB"  # the phase every raw model is trained on (zoo.data builds RGGB mosaics)
