@@ -88,9 +88,9 @@ def main() -> int:
         runners = {"float32": TorchRunner(model, dtype=torch.float32), "bfloat16": TorchRunner(model, dtype=torch.bfloat16)}
         if not args.no_compile:
             runners["bfloat16 compiled"] = TorchRunner(model, dtype=torch.bfloat16, compile=True)
-        calls = {f"net {key}": (lambda r=r: r(x)) for key, r in runners.items()}
+        calls = {f"net {key}": (lambda r=r, x=x: r(x)) for key, r in runners.items()}
         for key in ("float32", "bfloat16"):
-            calls[f"zoo.denoise {key}"] = lambda key=key: zoo.denoise(runners[key], image)
+            calls[f"zoo.denoise {key}"] = lambda key=key, runners=runners, image=image: zoo.denoise(runners[key], image)
         calls["peak bfloat16 conv"] = lambda: peak.conv(peak.input)
         calls["peak float32 conv"] = lambda: peak32.conv(peak32.input)
         with torch.inference_mode():

@@ -151,7 +151,7 @@ def static_shapes(model: nn.Module, precision: str, sizes: list[int], runs: int)
     calls, first_call_s = {}, {}
     for size in sizes:
         x = torch.rand(1, input_channels(model), size, size)
-        (first_call_s[size],) = time_call(lambda: denoise(static, x), 0, 1)  # compiling for this size, then running
+        (first_call_s[size],) = time_call(lambda x=x: denoise(static, x), 0, 1)  # compiling for this size, then running
         calls[f"{size} dynamic"] = lambda x=x: denoise(dynamic, x)
         calls[f"{size} static"] = lambda x=x: denoise(static, x)
     ms = _interleave(calls, runs)

@@ -80,7 +80,7 @@ def side_by_side(model: nn.Module, engines: list[Engine], size: int, runs: int, 
     for _ in range(runs):
         for label, runner in runners.items():
             peak = peaks[precision[label]].measure()
-            (elapsed,) = time_call(lambda: denoise(runner, x), 0, 1)
+            (elapsed,) = time_call(lambda runner=runner: denoise(runner, x), 0, 1)
             seconds[label].append(elapsed)
             fractions[label].append(2 * macs / elapsed / 1e9 / peak)
     rows = []

@@ -262,7 +262,8 @@ def main() -> int:
             if (model.in_channels == 1) == (domain == "raw"):
                 baselines[name] = scores_of(evaluate_file(network_denoiser(TorchRunner(model, device="cpu")), data, name))
         record["models"][shipped_as] = {
-            "weights": str(weights), data: model_scores, f"{data} (told the true level)": told, "synthraw": synth and synth["summary"], "phone_lowlight_shift": shift,
+            "weights": str(weights), data: model_scores, f"{data} (told the true level)": told, "synthraw": synth and synth["summary"],
+            "phone_lowlight_shift": shift,
             "strength_sweep": sweep, "baselines": {k: v["summary"] | {"breakdown": v["breakdown"]} for k, v in baselines.items()},
             "targets": [{"target": t, "passed": p, "measured": m} for t, p, m in checks]}
         print(f"\n## {shipped_as} ({weights})\n\n{breakdown_table(model_scores, bm3d)}\n")

@@ -13,7 +13,6 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +48,8 @@ def main() -> int:
         return 1
     rho = stats.spearmanr([r["proxy_psnr"] for r in rows], [r["val_psnr"] for r in rows]).statistic
     rho_test = stats.spearmanr([r["proxy_psnr"] for r in rows], [r["test_psnr"] for r in rows]).statistic
-    lines = ["| architecture | trial | GMACs/MP | proxy PSNR (crossval-raw, 400 steps) | full PSNR (crossval-raw) | held-out PSNR (crossdomain-raw) |",
+    lines = ["| architecture | trial | GMACs/MP | proxy PSNR (crossval-raw, 400 steps) | full PSNR (crossval-raw) "
+             "| held-out PSNR (crossdomain-raw) |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in sorted(rows, key=lambda r: r["gmacs"]):
         lines.append(f"| {r['name']} | {r['trial']} | {r['gmacs']:.1f} | {r['proxy_psnr']:.2f} | {r['val_psnr']:.2f} | "

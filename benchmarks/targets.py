@@ -54,7 +54,8 @@ def main() -> int:
     bf16_runner = TorchRunner(zoo.create_model("mwrcanet"), dtype=torch.bfloat16)
     with torch.inference_mode():
         speed = interleaved({"nchw": lambda: nchw_model(x), "bf16": lambda: denoise(bf16_runner, x)}, args.runs)
-    results.append({"target": "bfloat16 speed-up over the float32 NCHW forward (reported)", "value": round(speed["nchw"] / speed["bf16"], 3)})
+    results.append({"target": "bfloat16 speed-up over the float32 NCHW forward (reported)",
+                    "value": round(speed["nchw"] / speed["bf16"], 3)})
     print(f"info  bfloat16 zoo.denoise is {speed['nchw'] / speed['bf16']:.2f}x the float32 NCHW forward", flush=True)
 
     ensemble = interleaved({"single": lambda: denoise(runner, x), "x8": lambda: denoise(runner, x, ensemble=True)}, max(3, args.runs // 2))

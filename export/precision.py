@@ -209,7 +209,7 @@ def _int8(model: nn.Module, engine: str, threads: int | None) -> EngineChoice:
         if path.is_file():
             touch(path)
             runner = int8_runner(path, engine=name, threads=threads)
-            loss = _file_loss(lambda: runner)
+            loss = _file_loss(lambda runner=runner: runner)
             said = f", {_below(loss)}" if loss else ""
             return EngineChoice(name, runner, "asked for with --precision int8", model=model, precision="int8",
                                 precision_reason=f"int8: asked for with --precision{said}")

@@ -17,7 +17,7 @@ from zoo.errors import BrokenPluginError, CheckpointError, PluginWarning, Unknow
 from zoo.factory import create_model, load  # noqa: E402
 from zoo.export.precision import denoise  # noqa: E402  (zoo.infer.denoise, with precision=)
 from zoo.registry import create_block, list_blocks, list_models, register_block, register_model, resolve_config  # noqa: E402
-from zoo.version import __version__  # noqa: E402
+from zoo.version import __version__ as __version__  # noqa: E402  (re-exported)
 
 __all__ = [
     "BrokenPluginError",

@@ -46,7 +46,7 @@ def read_measurements(name: str) -> dict[str, Any]:
     try:
         return read_json_object(cache_dir() / name, f"zoo's measurements {name}", missing_ok=True) or {}
     except DamagedFile as exc:
-        warnings.warn(f"{exc}; measuring again", RuntimeWarning)  # one place: said once per process
+        warnings.warn(f"{exc}; measuring again", RuntimeWarning, stacklevel=1)  # one place: said once per process
         return {}
 
 

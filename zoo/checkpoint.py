@@ -179,7 +179,8 @@ def _read_torch(file: Path) -> Checkpoint:
         # torch words every refusal alike; the line naming a blocked global tells code from damage.
         blocked = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line.upper()]
         if blocked:
-            raise CheckpointError(f"refusing {file}: it holds more than plain tensors, and zoo never runs pickled code ({blocked[0]})") from exc
+            raise CheckpointError(f"refusing {file}: it holds more than plain tensors, and zoo never runs pickled code "
+                                  f"({blocked[0]})") from exc
         raise CheckpointError(f"cannot read weights file {file}: not a safetensors or PyTorch file of tensors") from exc
     except Exception as exc:  # torch raises RuntimeError, EOFError, ... for a damaged file
         raise CheckpointError(f"cannot read weights file {file}: not a safetensors or PyTorch file ({type(exc).__name__})") from exc

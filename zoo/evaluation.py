@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 
 from zoo.baselines import denoise_classic
 from zoo.data.pairs import Pair
-from zoo.data.specs import EVAL_KINDS as DATA_KINDS  # the kinds `zoo eval` takes, from the one table
-from zoo.data.specs import load_data
+from zoo.data.specs import EVAL_KINDS as DATA_KINDS  # noqa: F401  (re-exported: the kinds `zoo eval` takes, from the one table)
+from zoo.data.specs import load_data  # noqa: F401  (re-exported: zoo.evaluation.load_data)
 from zoo.errors import ZooError
 from zoo.fileio import atomic_path
 from zoo.infer import DEFAULT_OVERLAP, denoise

@@ -14,8 +14,9 @@ import contextlib
 import contextvars
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from zoo.errors import ZooError
 
@@ -54,7 +55,8 @@ class Limits:
 
 
 ENVIRONMENT = {field.name: f"ZOO_{field.name.upper()}" for field in dataclasses.fields(Limits)}
-_override: contextvars.ContextVar[dict[str, int]] = contextvars.ContextVar("zoo_limits", default={})
+# The default is read-only: a ContextVar's default is shared by every context, and override() replaces the value whole.
+_override: contextvars.ContextVar[Mapping[str, int]] = contextvars.ContextVar("zoo_limits", default=MappingProxyType({}))
 
 
 def _from_environment(name: str, default: int) -> int:
@@ -73,7 +75,8 @@ def _from_environment(name: str, default: int) -> int:
 
 def current() -> Limits:
     """The limits in force: defaults, then the environment, then :func:`override`."""
-    values = {field.name: _from_environment(field.name, field.default) for field in dataclasses.fields(Limits)}
+    values = {field.name: _from_environment(field.name, field.default)  # type: ignore[arg-type]  # every field has an int default
+              for field in dataclasses.fields(Limits)}
     values.update(_override.get())
     return Limits(**values)
 

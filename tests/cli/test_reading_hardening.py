@@ -56,7 +56,7 @@ def test_recipes_that_are_special_files_or_bombs_are_one_line(tmp_path, fifo, ca
     pytest.importorskip("yaml")
     out = str(tmp_path / "run")
     for path in (fifo, "/dev/zero", tmp_path):
-        line = within(60, lambda: one_line(capsys, ["train", "--config-file", str(path), "--out", out]))
+        line = within(60, lambda path=path: one_line(capsys, ["train", "--config-file", str(path), "--out", out]))
         assert "not a regular file" in line
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text("model: mwresnet-demo\n" + BILLION_LAUGHS)
@@ -79,6 +79,6 @@ def test_a_deep_config_json_is_one_line(tmp_path, capsys, inline):
 
 def test_a_config_file_that_is_a_device_or_fifo_is_one_line(tmp_path, fifo, capsys):
     for path in (fifo, "/dev/zero"):
-        line = within(60, lambda: one_line(capsys, ["train", "mwresnet-demo", "--config", str(path),
+        line = within(60, lambda path=path: one_line(capsys, ["train", "mwresnet-demo", "--config", str(path),
                                                     "--out", str(tmp_path / "run")]))
         assert "not a regular file" in line

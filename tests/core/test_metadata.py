@@ -71,7 +71,7 @@ def tags_of(path):
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif"])
 def test_exif_xmp_and_icc_are_carried_and_the_orientation_applied(tmp_path, weights, capsys, suffix):
-    stored = camera_jpeg(tmp_path / "shot.jpg")
+    camera_jpeg(tmp_path / "shot.jpg")
     target = tmp_path / f"clean{suffix}"
     assert denoise(weights, tmp_path / "shot.jpg", "-o", target) == 0, capsys.readouterr().err
     written = read_image(target)

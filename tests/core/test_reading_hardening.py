@@ -54,7 +54,7 @@ def test_special_files_are_refused_before_they_are_read(tmp_path, fifo, special)
     path = {"fifo": fifo, "folder": tmp_path}.get(special, special)
     for read in (reading.read_text, reading.read_json, reading.read_toml, reading.read_yaml):
         with pytest.raises(ZooError) as caught:
-            within(10, lambda: read(path, "the config"))
+            within(10, lambda read=read: read(path, "the config"))
         message = str(caught.value)
         assert "\n" not in message and str(path) in message and "not a regular file" in message
 

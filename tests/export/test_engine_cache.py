@@ -147,7 +147,7 @@ def _file(root, name, size, age):
 def test_the_cap_removes_the_least_recently_used_first(tmp_path):
     root = tmp_path / "cache"
     old = _file(root, "onnx/old.onnx", 1000, 300)
-    new = _file(root, "onnx/new.onnx", 1000, 10)
+    _file(root, "onnx/new.onnx", 1000, 10)
     blob = _file(root, "openvino/1.blob", 1000, 5)  # compiled from old.onnx, used since: one entry with it
     cache.link_blobs(old, [blob])
     os.utime(old, (time.time() - 1, time.time() - 1))  # old.onnx used a second ago: now the newest

@@ -151,7 +151,8 @@ def test_mistakes_are_one_line_errors(tmp_path, exported):
 
 def test_without_the_extra_one_line_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
-    with pytest.raises(ZooError, match=r'openvino is not installed: pip install openvino \(or pip install "zoo-denoise\[openvino\]"\)') as info:
+    with pytest.raises(ZooError,
+                       match=r'openvino is not installed: pip install openvino \(or pip install "zoo-denoise\[openvino\]"\)') as info:
         require_openvino()
     assert "\n" not in str(info.value)
 

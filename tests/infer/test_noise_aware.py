@@ -180,7 +180,8 @@ def test_a_dngs_noise_profile_is_the_level_a_noise_aware_model_is_told(tmp_path,
     assert noise_profile(tmp_path / "none.png", "RGGB") is None
     told = []
     original = engine.Conditioned
-    monkeypatch.setattr(engine, "Conditioned", lambda runner, lvls, strength, **kw: told.append(lvls[0]) or original(runner, lvls, strength, **kw))
+    monkeypatch.setattr(engine, "Conditioned",
+                        lambda runner, lvls, strength, **kw: told.append(lvls[0]) or original(runner, lvls, strength, **kw))
     zoo.register_model("tiny-aware-raw", lambda: _tiny(1))
     assert main(["denoise", "tiny-aware-raw", str(dng), "-o", str(tmp_path / "out.dng"), "--engine", "torch"]) == 0
     np.testing.assert_allclose(told[0].sigma, level.sigma)

@@ -48,5 +48,5 @@ def test_a_search_space_that_is_special_binary_or_recursive_is_one_line(tmp_path
     for path, expected in ((fifo, "not a regular file"), ("/dev/urandom", "not a regular file"),
                            (binary, "not UTF-8 text"), (recursive, "nested too deeply")):
         with pytest.raises(ZooError) as caught:
-            within(10, lambda: load_space(path))
+            within(10, lambda path=path: load_space(path))
         assert expected in str(caught.value) and "\n" not in str(caught.value)

@@ -121,7 +121,7 @@ def test_two_processes_share_one_journal(space, tmp_path):
     out = tmp_path / "shared"
     workers = [worker(search_args(space, out, 4, "--json")) for _ in range(2)]
     results = [w.communicate(timeout=1200) for w in workers]  # seconds when idle; generous for a shared machine
-    for w, (stdout, stderr) in zip(workers, results):
+    for w, (_stdout, stderr) in zip(workers, results):
         assert w.returncode == 0, stderr
     study = load(out)
     pids = {t.user_attrs["worker"]["pid"] for t in study.trials if "worker" in t.user_attrs}

@@ -39,7 +39,7 @@ def test_default_space_holds_the_method_and_both_seeds():
     space = load_space("default")
     assert {b for u in space.units for b in u.blocks} == {"residual", "dense", "rcab"}
     assert [u.name for u in space.units] == ["down1+up3", "down2+up2", "middle"]
-    for name, config in SEEDS.items():
+    for config in SEEDS.values():
         genome, why = project(space, config)
         assert genome is not None, why
         built = to_config(space, genome)

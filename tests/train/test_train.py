@@ -380,8 +380,8 @@ def test_sidd_medium_patches_are_windows_read_from_the_files(tmp_path, monkeypat
     write_v5(v5 / "0003_GT_RAW_010.MAT", "x", image)
     monkeypatch.setattr(sidd, "read_mat_array", read)
     noisy, _ = open_source(f"sidd-medium:{tmp_path / 'v5'}").sample(np.random.default_rng(0), 8)
-    top, left = next((t, l) for t in range(0, 17, 2) for l in range(0, 25, 2)
-                     if np.array_equal(noisy[0], image[t:t + 8, l:l + 8].astype(np.float32)))
+    top, left = next((t, c) for t in range(0, 17, 2) for c in range(0, 25, 2)
+                     if np.array_equal(noisy[0], image[t:t + 8, c:c + 8].astype(np.float32)))
     assert top % 2 == 0 and left % 2 == 0
 
 

@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     check_tiling_options(args, size_multiple(model))
     report = run_benchmark(
         model, size=args.size, batch=args.batch, backends=backends,
-        dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, warmup=args.warmup, runs=args.runs, device=args.device,
+        dtype=args.dtype, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap, warmup=args.warmup, runs=args.runs,
+        device=args.device,
     )
     print(to_json(report) if args.json else format_report(report))
     if args.json:  # the table carries them; JSON on stdout too, but a person reads stderr

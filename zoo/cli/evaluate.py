@@ -109,7 +109,8 @@ def _denoiser(name: str, args: argparse.Namespace):
         warnings.warn(f"no --weights: scoring {name} with random initial weights", UserWarning, stacklevel=1)
     choice = choose(model, precision=args.precision, engine=args.engine, device=args.device, threads=args.threads, log=say)
     runner = choice.runner
-    print(f"zoo: {name} on {runner.device} [{choice.precision_reason}] [{choice.engine}: {choice.reason}]{threads_said(args)}", file=sys.stderr)
+    print(f"zoo: {name} on {runner.device} [{choice.precision_reason}] [{choice.engine}: {choice.reason}]{threads_said(args)}",
+          file=sys.stderr)
     return network_denoiser(runner, ensemble=args.ensemble, tile=args.tile, overlap=args.overlap)
 
 

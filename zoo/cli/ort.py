@@ -23,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "machine and kept. An INT8 file from `zoo quantize` runs as it is quantized (.xml in OpenVINO, .onnx in "
         "onnxruntime). The first line printed names the precision and the engine that ran, and why.",
     )
-    parser.add_argument("onnx_file", metavar="MODEL.onnx", help="a file written by `zoo export` or `zoo quantize` (.onnx, or OpenVINO .xml)")
+    parser.add_argument("onnx_file", metavar="MODEL.onnx",
+                        help="a file written by `zoo export` or `zoo quantize` (.onnx, or OpenVINO .xml)")
     add_image_arguments(parser)
     add_engine(parser, FILE_ENGINES)
     add_precision(parser, ("auto", "float32", "bfloat16", "int8"))

@@ -1,7 +1,8 @@
 """Tiles chosen from a memory budget: a large image is tiled when its untiled pass would not fit.
 
 The memory of an untiled pass is estimated from the model's widths: each convolution's input
-and output activations are counted per input pixel (hooks on a pass over a small image, :func:`conv_profile`), and the widest layer's, times :data:`ACTIVATION_FACTOR`,
+and output activations are counted per input pixel (hooks on a pass over a small image,
+:func:`conv_profile`), and the widest layer's, times :data:`ACTIVATION_FACTOR`,
 plus a few float32 copies of the image, is the estimate in bytes per pixel. The factor was
 measured (peak RSS over the model's own, untiled, float32, 2-core CPU): 3.4x the widest layer for
 mwrcanet-demo (217 B per mosaic pixel), 5.0x for mwrcanet-srgb-demo (320 B), 4.2x for the

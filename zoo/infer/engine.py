@@ -78,7 +78,8 @@ def denoise(
         raise ZooError("this model is blind (it takes no noise level): --noise-level and --strength need a "
                        "noise-aware model")
     with torch.inference_mode():
-        result = run(runner, batch, ensemble=ensemble, tile=tile, overlap=overlap, progress=progress).clamp(0.0, 1.0)  # not in place: the result may share the caller's memory
+        # not in place: the result may share the caller's memory
+        result = run(runner, batch, ensemble=ensemble, tile=tile, overlap=overlap, progress=progress).clamp(0.0, 1.0)
     return restore(result)
 
 

@@ -23,7 +23,8 @@ def to_batch(image: Image, in_channels: int | None) -> tuple[torch.Tensor, Calla
     batch plus a function that gives a batch back in the input's shape, type, dtype and device."""
     if isinstance(image, np.ndarray):
         if not np.issubdtype(image.dtype, np.floating) or image.dtype.itemsize > 8:
-            raise ZooError(f"expected a float16/32/64 image with values in [0, 1], got dtype {image.dtype} (scale integers by their maximum first)")
+            raise ZooError(f"expected a float16/32/64 image with values in [0, 1], got dtype {image.dtype} "
+                           "(scale integers by their maximum first)")
         tensor = torch.from_numpy(np.ascontiguousarray(image))
     elif isinstance(image, torch.Tensor):
         if not image.is_floating_point():

@@ -7,8 +7,8 @@ For a Bayer mosaic the NLF has one row per CFA plane (row-major in the 2x2 tile)
 takes its plane's.
 
 It is computed in torch from the image tile that the network sees, so that tiling and the
-self-ensemble need nothing of it (a box mean is local and symmetric). The same function makes the training maps, so the network is told at run time
-what it was told in training.
+self-ensemble need nothing of it (a box mean is local and symmetric). The same function makes the
+training maps, so the network is told at run time what it was told in training.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ that file, so a noisy and a denoised development side by side differ only by the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -16,7 +16,7 @@ from zoo.configcheck import check_untrusted_config
 from zoo.errors import ZooError
 from zoo.modelfile import ModelFile, write_model_file
 from zoo.search.pareto import knee
-from zoo.search.status import SETTINGS_ATTR, TrialRow, trial_rows
+from zoo.search.status import SETTINGS_ATTR, TrialRow
 from zoo.search.objectives import count_cost
 from zoo.version import __version__
 
