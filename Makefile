@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test wheel-smoke install clean
+.PHONY: demo test lint wheel-smoke install clean
 
 install: $(STAMP)
 
@@ -21,12 +21,19 @@ demo: $(STAMP)
 	$(BIN)/zoo list
 	$(BIN)/zoo bench mwrcanet
 
-# First the install check: the wheel, installed with no extras into a fresh virtualenv outside the
-# checkout, runs every command from another folder (tests/wheel_smoke.py, a few minutes); then the
-# suite in .venv with all extras. The suite's summary stays the last lines.
-test: $(STAMP)
+# First lint (ruff and mypy, settings in pyproject.toml), then the install check: the wheel,
+# installed with no extras into a fresh virtualenv outside the checkout, runs every command from
+# another folder (tests/wheel_smoke.py, a few minutes); then the suite in .venv with all extras.
+# The suite's summary stays the last lines.
+test: lint
 	$(BIN)/python tests/wheel_smoke.py
 	$(BIN)/python -m pytest -q
+
+# ruff over the checkout (seconds), mypy over the package (tests/typecheck.py; about 1-2 minutes on
+# 2 cores without its cache in build/mypy-cache, seconds with it).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python tests/typecheck.py
 
 wheel-smoke: $(STAMP)
 	$(BIN)/python tests/wheel_smoke.py

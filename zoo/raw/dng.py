@@ -68,7 +68,7 @@ def write_dng(path: str | os.PathLike[str], mosaic: np.ndarray, meta: RawMeta, *
     sub = Metadata(exif=exif, gps=meta.metadata.gps)
     tags = [(*tag, True) for tag in dng_tags(meta)] + pointer_tags(sub)
     tile = tile_shape(*values.shape) if compress else None
-    common = dict(photometric=PHOTOMETRIC_CFA, subfiletype=0, extratags=tags, metadata=None, software=software,
+    common: dict[str, Any] = dict(photometric=PHOTOMETRIC_CFA, subfiletype=0, extratags=tags, metadata=None, software=software,
                   subifds=1 if preview is not None else None)
     try:
         with atomic_path(file) as tmp:
