@@ -49,12 +49,12 @@ BLOCK = "zoo_block"  # on a block zoo built (:func:`record_block`): its register
 _OUT_OF_MEMORY = ("out of memory", "can't allocate memory", "not enough memory")
 
 
-def model_name(model: nn.Module) -> str:
+def model_name(model: object) -> str:
     """The registered name, or the class name of a model zoo did not build."""
     return registered_name(model) or type(model).__name__
 
 
-def registered_name(model: nn.Module) -> str | None:
+def registered_name(model: object) -> str | None:
     """The name zoo built ``model`` under; None for a model zoo did not build."""
     return getattr(model, NAME, None)
 

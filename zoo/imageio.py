@@ -124,7 +124,7 @@ def readable_suffixes() -> frozenset[str]:
     return frozenset(_SUFFIXES) | RAW_SUFFIXES
 
 
-def check_writable(path: str | os.PathLike[str]) -> str:
+def check_writable(path: str | os.PathLike[str]) -> Format:
     """The format ``path``'s suffix names (``png``, ``tiff``, ``npy``), or a :class:`ZooError`."""
     file = Path(path)
     suffix = file.suffix.lower()
@@ -235,7 +235,7 @@ def _write_tiff(tmp: Path, hwc: np.ndarray, metadata: Metadata | None) -> None:
 
 def _from_integers(array: np.ndarray) -> np.ndarray:
     top = np.iinfo(array.dtype).max
-    out = array.astype(np.float32 if top <= 65535 else np.float64)
+    out: np.ndarray = array.astype(np.float32 if top <= 65535 else np.float64)
     out /= top
     return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)  # signed dtypes go below 0
 
@@ -350,7 +350,8 @@ def _tiff_colour_channels(page: tifffile.TiffPage, file: Path) -> int:
         raise ZooError(f"cannot read {file}: the TIFF has {page.samplesperpixel} samples per pixel "
                        f"({len(page.extrasamples)} extra beyond gray or RGB); zoo reads gray or RGB, with at most "
                        "one alpha channel")
-    wanted = {tifffile.PHOTOMETRIC.MINISBLACK: 1, tifffile.PHOTOMETRIC.RGB: 3}.get(photometric)
+    colour_channels: dict[int, int] = {tifffile.PHOTOMETRIC.MINISBLACK: 1, tifffile.PHOTOMETRIC.RGB: 3}
+    wanted = colour_channels.get(photometric)
     if channels != wanted:
         name = getattr(photometric, "name", photometric)
         raise ZooError(f"cannot read {file}: expected a gray or RGB TIFF, got {name} with {channels} colour channel(s)")
@@ -391,7 +392,8 @@ def _read_npy(file: Path) -> Image:
                        "or (H, W, 4) for a packed Bayer mosaic")
     if array.ndim not in (2, 3):
         raise ZooError(f"cannot read {file}: expected an (H, W) or (C, H, W) array, got shape {array.shape}")
-    check_pixels(*((2 * array.shape[0], 2 * array.shape[1]) if packed else array.shape[-2:]), f"cannot read {file}: the image")
+    height, width = (2 * array.shape[0], 2 * array.shape[1]) if packed else array.shape[-2:]
+    check_pixels(height, width, f"cannot read {file}: the image")
     if np.issubdtype(array.dtype, np.signedinteger):
         raise ZooError(f"cannot read {file}: {array.dtype} data has no defined scale; store unsigned integers "
                        "(divided by their dtype's maximum) or floats in [0, 1]")

@@ -151,9 +151,10 @@ def for_output(meta: Metadata, *, software: str, size: tuple[int, int], orientat
 
 # EXIF tags whose type Pillow would guess wrong from the value (bytes as BYTE, a zero or
 # positive rational as RATIONAL): UNDEFINED and SRATIONAL ones, by IFD.
-_UNDEFINED = {EXIF_IFD: {0x8828, 0x9000, 0x9101, 0x927C, 0x9286, 0xA000, 0xA20C, 0xA300, 0xA301, 0xA302, 0xA40B},
-              GPS_IFD: {0x001B, 0x001C}}
-_SRATIONAL = {EXIF_IFD: {0x9201, 0x9203, 0x9204}, GPS_IFD: set()}
+_UNDEFINED: dict[int | None, set[int]] = {
+    EXIF_IFD: {0x8828, 0x9000, 0x9101, 0x927C, 0x9286, 0xA000, 0xA20C, 0xA300, 0xA301, 0xA302, 0xA40B},
+    GPS_IFD: {0x001B, 0x001C}}
+_SRATIONAL: dict[int | None, set[int]] = {EXIF_IFD: {0x9201, 0x9203, 0x9204}, GPS_IFD: set()}
 # tifffile refuses to write the Exif and GPS IFD pointers (its TIFF.TAG_FILTERED): they are
 # written under these unassigned main-IFD codes, which sort to the same place, and renamed once
 # the sub-IFDs are in the file.

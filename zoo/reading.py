@@ -38,7 +38,7 @@ from zoo.limits import current, exceeds
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
-_TYPE_NAMES = {dict: "a table (object)", list: "a list", str: "a string"}
+_TYPE_NAMES: dict[type, str] = {dict: "a table (object)", list: "a list", str: "a string"}
 
 
 def _kind(mode: int) -> str:
@@ -189,7 +189,7 @@ def _safe_loader() -> type:
         aliases (exponential expansion), keys given twice (the second silently won), and
         nesting past the depth limit (counted as nodes are composed, before recursion runs out)."""
 
-        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        def compose_node(self, parent, index):
             if self.check_event(yaml.AliasEvent):
                 event = self.peek_event()
                 raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted in zoo's files",
@@ -204,7 +204,7 @@ def _safe_loader() -> type:
             finally:
                 self._zoo_depth -= 1
 
-        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        def construct_mapping(self, node, deep=False):
             seen = set()
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=True)

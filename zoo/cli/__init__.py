@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from zoo.errors import ZooError
 from zoo.terminal import printable
@@ -32,12 +33,14 @@ COMMANDS = {"list": "listing", "info": "info", "bench": "bench", "denoise": "den
 class UsageError(Exception):
     """A command line argparse refuses; its message is the one line argparse would print."""
 
+    reason: str  # argparse's own message, without the usage prefix (set by _Parser.error)
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, except that a usage error comes back to :func:`main` (which also prints it as
     JSON under ``--json``) instead of ending the process."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         error = UsageError(f"{self.prog}: error: {message}")
         error.reason = message
@@ -153,5 +156,8 @@ def entry() -> None:
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so the interpreter's own flush at exit fails no more."""
+    stdout = sys.__stdout__
+    if stdout is None:  # no standard output at all (pythonw): nothing to silence
+        return
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.__stdout__.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
