@@ -131,7 +131,10 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float64) / 255.0
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("JPEG decoding failed")
+    return decoded[..., ::-1].astype(np.float64) / 255.0
 
 
 def quantise8(image: np.ndarray) -> np.ndarray:

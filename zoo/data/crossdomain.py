@@ -64,7 +64,7 @@ SETS = tuple(name for build in BY_CHANNELS.values() for name in build.values())
 
 # kind -> the clean content of its blocks: a built-in image (a crop at a seeded position) or a
 # procedural generator (drawn from a seed). Test and validation use disjoint images.
-CONTENT = {
+CONTENT: dict[str, dict[str, tuple[str, ...]]] = {
     "test": {
         "natural": ("skimage:astronaut.png", "skimage:coffee.png", "skimage:chelsea.png", "pywt:aero"),
         "graphics": ("skimage:logo.png", "skimage:page.png", "skimage:color.png", "procedural:graphics"),

@@ -112,13 +112,14 @@ def load_srgb(name: str) -> np.ndarray:
     try:
         path = image_path(name)
     except ImportError as exc:
-        package = _PACKAGES.get(exc.name or "", exc.name)  # an import name is not always the package's
+        missing = exc.name or name.partition(":")[0]  # an ImportError may name no module: the image's package
+        package = _PACKAGES.get(missing, missing)  # an import name is not always the package's
         raise ZooError(f"built-in image {name} needs {package}: {pip_hint(package)}") from None
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as stored:
             grey = stored["data"]
         return np.repeat(grey[..., None], 3, axis=-1).astype(np.float64) / 255.0
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image: np.ndarray | None = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ZooError(f"built-in image {name} not found at {path}")
     scale = float(np.iinfo(image.dtype).max)

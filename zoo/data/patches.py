@@ -56,7 +56,8 @@ class SynthRaw:
 
     def sample(self, rng: np.random.Generator, patch: int) -> tuple[np.ndarray, np.ndarray]:
         image = self.images[rng.integers(len(self.images))]
-        top, left = _crop(rng, *image.shape[:2], patch, even=False)
+        height, width = image.shape[:2]
+        top, left = _crop(rng, height, width, patch, even=False)
         clean = unprocess(image[top:top + patch, left:left + patch], random_unprocess_params(rng), "RGGB")
         noisy = np.clip(add_noise(clean, *sample_noise_levels(rng), rng), 0.0, 1.0)
         return noisy[None].astype(np.float32), clean[None].astype(np.float32)
@@ -88,7 +89,8 @@ class PairPatches:
             self._cache[index] = self.pairs[index]
         pair = self._cache[index]
         noisy, clean = (a if a.ndim == 3 else a[None] for a in (pair.noisy, pair.clean))
-        top, left = _crop(rng, *clean.shape[-2:], patch, even=self.mosaic)
+        height, width = clean.shape[-2:]
+        top, left = _crop(rng, height, width, patch, even=self.mosaic)
         window = (slice(None), slice(top, top + patch), slice(left, left + patch))
         return noisy[window].astype(np.float32), clean[window].astype(np.float32)
 
@@ -157,7 +159,7 @@ def make_batch(source: Source, *, seed: int, step: int, rank: int, batch: int, p
     rng = np.random.default_rng([seed, step, rank])
     noisy, clean = [], []
     for _ in range(batch):
-        pair = source.sample(rng, patch)
+        pair: tuple[np.ndarray, ...] = source.sample(rng, patch)
         if augment:  # one of the 8 rotations/flips per patch (views: np.stack copies once)
             k, flip = TRANSFORMS[int(rng.integers(len(TRANSFORMS)))]
             pair = tuple(np.rot90(a[..., ::-1] if flip else a, k, axes=(-2, -1)) for a in pair)

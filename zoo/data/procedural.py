@@ -60,7 +60,7 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         angle, period = rng.uniform(0.0, math.pi), rng.uniform(2.5, 24.0)
         phase = rng.uniform(0.0, 2.0 * math.pi)
         return np.sin(2.0 * math.pi * (xx * math.cos(angle) + yy * math.sin(angle)) / period + phase)
-    field = rng.standard_normal((height, width))
+    field: np.ndarray = rng.standard_normal((height, width))
     sigma = rng.uniform(0.5, 4.0)
     field = cv2.GaussianBlur(field, (0, 0), sigma)
     return field / (field.std() + 1e-12)
@@ -100,7 +100,7 @@ def dead_leaves(rng: np.random.Generator, size: int) -> np.ndarray:
             _draw_textured(canvas, rng, (cx, cy), radius, colour)
         else:
             _draw_shape(canvas, rng, (cx, cy), radius, colour)
-    image = canvas.astype(np.float64)
+    image: np.ndarray = canvas.astype(np.float64)
     if scale > 1:
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     if rng.uniform() < 0.25:  # depth of field
@@ -142,7 +142,7 @@ def graphics(rng: np.random.Generator, size: int) -> np.ndarray:
     """Text and line graphics on a flat or ramped page, drawn at 8 bits as screens and scans are."""
     if rng.uniform() < 0.5:  # a page or a slide: near-white, or any flat colour
         background = np.full(3, rng.uniform(0.85, 1.0)) if rng.uniform() < 0.6 else random_colour(rng)
-        canvas = np.empty((size, size, 3), dtype=np.uint8)
+        canvas: np.ndarray = np.empty((size, size, 3), dtype=np.uint8)
         canvas[:] = np.round(background * 255)
     else:
         canvas = np.round(gradient(rng, size) * 255).astype(np.uint8)

@@ -130,7 +130,7 @@ def synth_test_arrays() -> dict[str, np.ndarray]:
                       "its scores do not compare with others'", RuntimeWarning, stacklevel=2)
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, **arrays)  # type: ignore[arg-type]  # the stubs match a str-keyed dict to allow_pickle too
     except OSError as exc:  # no cache is slower, not wrong
         warnings.warn(f"could not cache the test set in {path.parent}: {exc}", RuntimeWarning, stacklevel=2)
     return arrays

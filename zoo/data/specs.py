@@ -29,7 +29,7 @@ from zoo.data.patches import Mixture, PairPatches, ScenePatches, Source, SynthRa
 from zoo.data.sets import load_set
 from zoo.errors import ZooError
 
-Weighted = list[tuple[Source, float]]
+Weighted = Sequence[tuple[Source, float]]
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,8 @@ def is_test_set(spec: str) -> bool:
 def load_data(spec: str) -> Sequence[Pair]:
     """The pairs ``spec`` names, to evaluate on (``zoo eval --data``, ``--val``, ``--test``)."""
     kind, folder = _lookup(spec, training=False)
+    if kind.pairs is None:  # _lookup refuses such a kind first
+        raise ZooError(f"{spec} is training data and cannot be evaluated on")
     return kind.pairs(*folder)
 
 
@@ -145,6 +147,8 @@ def split_weight(spec: str) -> tuple[str, float]:
 
 def _open_weighted(spec: str) -> Weighted:
     kind, folder = _lookup(spec, training=True)
+    if kind.patches is None:  # _lookup refuses such a kind first
+        raise ZooError(f"{spec} is evaluation data and cannot be trained on")
     return kind.patches(*folder)
 
 
@@ -157,7 +161,7 @@ def open_source(spec: str) -> Source:
 def open_sources(specs: Sequence[str]) -> Source:
     """One source drawing from every spec with its weight (``SPEC@W``; 1 by default). A preset
     such as ``mixed-raw`` brings its own mixture, scaled by its weight."""
-    parts: Weighted = []
+    parts: list[tuple[Source, float]] = []
     channels: dict[str, int] = {}
     for spec in specs:
         base, weight = split_weight(spec)

@@ -48,7 +48,7 @@ class NaturalImages:
         if side < size:
             raise ZooError(f"a {height}x{width} training image is smaller than the {size}-pixel patch")
         top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
-        window = image[top:top + side, left:left + side]
+        window: np.ndarray = image[top:top + side, left:left + side]
         if side != size:
             window = cv2.resize(window, (size, size), interpolation=cv2.INTER_AREA)
         return window.astype(np.float64)

@@ -189,7 +189,7 @@ def _inverse_gains(image: Array, params: UnprocessParams) -> Array:
     1 by a quadratic ramp, and never set below the plain inverse, so bright pixels stay bright.
     """
     inverse = _like(1.0 / params.gains, image)
-    grey = image.mean(-1, keepdims=True)
+    grey = image.mean(-1, keepdims=True)  # type: ignore[call-overload]  # torch takes numpy's keepdims; its stubs do not say so
     ramp = ((grey - HIGHLIGHT_INFLECTION).clip(min=0.0) / (1.0 - HIGHLIGHT_INFLECTION)) ** 2
     blended = ramp + (1.0 - ramp) * inverse
     if isinstance(image, torch.Tensor):
@@ -241,7 +241,6 @@ def demosaic_bilinear(raw: Array, pattern: str = "RGGB") -> Array:
     """
     if raw.ndim < 2 or raw.shape[-1] < 2 or raw.shape[-2] < 2:
         raise ValueError(f"a mosaic must be (..., H, W) with H, W >= 2, got shape {tuple(raw.shape)}")
-    is_torch = isinstance(raw, torch.Tensor)
     height, width = raw.shape[-2:]
     masks = np.zeros((3, height, width))
     for y, x, channel in colour_index(pattern):
@@ -250,7 +249,7 @@ def demosaic_bilinear(raw: Array, pattern: str = "RGGB") -> Array:
     tent = np.array([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]])
     cross = np.array([[0.0, 1.0, 0.0], [1.0, 4.0, 1.0], [0.0, 1.0, 0.0]])
     kernels = np.stack([tent, cross, tent])[:, None]  # (3, 1, 3, 3): one per output channel
-    if is_torch:
+    if isinstance(raw, torch.Tensor):
         lead = raw.shape[:-2]
         flat = raw.reshape(-1, 1, height, width)
         m = _like(masks, raw)
