@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,6 +33,7 @@ class ChannelAttention(nn.Module):
         # (17x slower here); sum accumulates in float32 all the same.
         pooled = x.sum(dim=(2, 3)) / (x.shape[-2] * x.shape[-1])
         squeeze, _, excite, _ = self.conv_du
+        squeeze, excite = cast(nn.Conv2d, squeeze), cast(nn.Conv2d, excite)  # the stack's two 1x1 convolutions
         hidden = F.relu(F.linear(pooled, squeeze.weight.flatten(1), squeeze.bias))
         return torch.sigmoid(F.linear(hidden, excite.weight.flatten(1), excite.bias))[..., None, None]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -98,11 +98,13 @@ def with_noise_map(blind: MWNet) -> MWNet:
     if blind.noise_channels:
         raise ValueError("the network is noise-aware already")
     aware = copy.deepcopy(blind)
-    first = blind.down1[0]
+    first = cast(nn.Conv2d, blind.down1[0])
     widened = nn.Conv2d(2 * first.in_channels, first.out_channels, 3, padding=1)
     with torch.no_grad():
         widened.weight.zero_()
         widened.weight[:, :first.in_channels] = first.weight
+        if widened.bias is None or first.bias is None:
+            raise ValueError("the first convolution has no bias to carry over")
         widened.bias.copy_(first.bias)
     aware.down1[0] = widened
     aware.noise_channels = blind.in_channels

@@ -56,7 +56,7 @@ def level_for(image: np.ndarray, channels: int, level: NoiseLevel | float | tupl
         if not (np.isfinite(shot) and np.isfinite(read) and shot >= 0 and read >= 0):
             raise ZooError(f"a (shot, read) noise level must be two non-negative numbers, got {level}")
         return NoiseLevel.from_shot_read(shot, read, channels=planes)
-    sigma = float(level)  # type: ignore[arg-type]
+    sigma = float(level)
     if not (np.isfinite(sigma) and sigma >= 0):
         raise ZooError(f"a noise level must be a non-negative standard deviation, got {level}")
     return NoiseLevel(knots=np.array([0.0, 1.0]), sigma=np.full((planes, 2), sigma))

@@ -73,7 +73,8 @@ def prepare_for_inference(model: nn.Module, *, device: torch.device, dtype: torc
     user's model itself is never modified. (Build a runner once for many calls: no cache keyed
     on the model could see weights changed through ``.data``.)"""
     module = copy.deepcopy(model).eval().requires_grad_(False)
-    return module.to(device, dtype, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    return module.to(device, dtype, memory_format=layout)  # type: ignore[call-overload]  # Module.to takes it; its stubs omit it
 
 
 class TorchRunner:

@@ -64,7 +64,7 @@ def unpack_bayer(planes: Array, pattern: str = "RGGB") -> Array:
 
     The exact inverse of :func:`pack_bayer` for the same pattern.
     """
-    shape = tuple(planes.shape)
+    shape: tuple[int, ...] = tuple(planes.shape)
     if len(shape) < 3 or shape[-3] != 4:
         raise ValueError(f"planes must have shape (..., 4, h, w), got {shape}")
     offsets = plane_offsets(pattern)

@@ -9,6 +9,8 @@ so both export to ONNX as plain Conv / ConvTranspose with constant weights.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,6 +45,9 @@ def iwt(x: torch.Tensor, filters: torch.Tensor = HAAR_FILTERS) -> torch.Tensor:
 
 
 class _Haar(nn.Module):
+    transform: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # dwt or iwt, set by the subclass
+    weight: torch.Tensor  # the buffer registered below
+
     def __init__(self) -> None:
         super().__init__()
         # A constant, not a parameter: it follows .to(device/dtype) but is never saved.
@@ -55,7 +60,7 @@ class _Haar(nn.Module):
         device = x.device.type
         if device in ("cpu", "cuda") and torch.is_autocast_enabled(device):
             with torch.autocast(device, enabled=False):
-                return self.transform(x, self.weight)  # type: ignore[attr-defined]
+                return self.transform(x, self.weight)
         return self.transform(x, self.weight)
 
 

@@ -15,6 +15,7 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -142,7 +143,7 @@ def _stats_of(patches: np.ndarray, p: int) -> _Stats:
     """Patch statistics of ``(N, p*p)`` patches."""
     basis = _plane_basis(p)
     residual = patches - (patches @ basis) @ basis.T
-    clipped = ((patches <= CLIP) | (patches >= 1.0 - CLIP)).any(axis=1)
+    clipped = cast(np.ndarray, ((patches <= CLIP) | (patches >= 1.0 - CLIP)).any(axis=1))  # (N,): patches is 2-D
     return _Stats(patches.mean(axis=1), (residual**2).mean(axis=1), residual, clipped)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -95,7 +95,7 @@ def read_meta(raw: Any, file: Path, *, carry_dng: bool = True) -> RawMeta:
     tile = colours[:2, :2]
     pattern = check_bayer("".join(desc[c] for c in tile.flat), str(file))
     per_channel = np.asarray(raw.black_level_per_channel, dtype=np.float64)
-    black = tuple(float(b) for b in per_channel[tile].flat)
+    black = cast(tuple[float, float, float, float], tuple(float(b) for b in per_channel[tile].flat))  # the 2x2 tile
     white = float(raw.white_level)
     exif = _exif(raw)
     carried: tuple[tuple[int, int, int, Any], ...] = ()
@@ -243,7 +243,9 @@ def _raw_page(tif: Any, main: Any) -> Any:
     if "SubIFDs" not in main.tags:
         return None
     for page in tifffile.TiffPages(main):
-        if page.photometric == tifffile.PHOTOMETRIC.CFA and int(page.subfiletype) == 0:
+        # TiffPages yields pages (a TiffFrame only when asked for frames, as this does not)
+        if isinstance(page, tifffile.TiffPage) and page.photometric == tifffile.PHOTOMETRIC.CFA \
+                and int(page.subfiletype) == 0:
             return page
     return None
 

@@ -125,7 +125,7 @@ def read_headerless(file: Path, geometry: tuple[int, int]) -> tuple[np.ndarray, 
     width, height = geometry
     size = file.stat().st_size
     if size == width * height * 2:
-        dtype = np.dtype("<u2")
+        dtype: np.dtype = np.dtype("<u2")
     elif size == width * height:
         dtype = np.dtype(np.uint8)
     else:

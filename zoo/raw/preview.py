@@ -34,7 +34,7 @@ def from_libraw(raw: Any) -> np.ndarray:
 def from_mosaic(mosaic: np.ndarray, pattern: str) -> np.ndarray:
     """8-bit ``(h, w, 3)`` preview of a normalised ``(H, W)`` Bayer mosaic in ``pattern``'s phase."""
     height, width = mosaic.shape[0] // 2 * 2, mosaic.shape[1] // 2 * 2
-    planes = {"R": [], "G": [], "B": []}
+    planes: dict[str, list[np.ndarray]] = {"R": [], "G": [], "B": []}
     for index, colour in enumerate(pattern):
         dy, dx = divmod(index, 2)
         planes[colour].append(mosaic[dy:height:2, dx:width:2])
