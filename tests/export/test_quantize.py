@@ -15,7 +15,7 @@ pytest.importorskip("openvino")
 pytest.importorskip("nncf")
 
 import zoo  # noqa: E402
-from zoo import precision as cpu  # noqa: E402
+from zoo import machine as cpu  # noqa: E402
 from zoo.cli import main  # noqa: E402
 from zoo.data.pairs import Pair  # noqa: E402
 from zoo.export import engines, losses  # noqa: E402
@@ -132,15 +132,12 @@ def test_quantize_mistakes_are_one_line_with_json_too(tmp_path, monkeypatch, cap
     assert not any(tmp_path.glob("q.*"))
 
 
-def test_quantize_refuses_an_existing_file_and_a_noise_aware_model(tmp_path, capsys, weights):
+def test_quantize_refuses_an_existing_file(tmp_path, capsys, weights):
     existing = tmp_path / "q.onnx"
     existing.write_text("mine")
     assert main(["quantize", "mwrcanet", "--weights", str(weights), *QUICK, "-o", str(existing)]) == 2
     assert "exists (use --force to overwrite)" in capsys.readouterr().err and existing.read_text() == "mine"
-    aware = tmp_path / "aware.safetensors"
-    zoo.save(zoo.create_model("mwrcanet", **TINY, noise_map=True), aware)
-    assert main(["quantize", "mwrcanet", "--weights", str(aware), *QUICK, "-o", str(tmp_path / "a.onnx")]) == 2
-    assert "is noise-aware: it runs in PyTorch only" in capsys.readouterr().err
+    # A noise-aware model is quantized like a blind one now: tests/export/test_noise_aware_export.py.
 
 
 def test_scopes_keep_head_tail_and_residual_additions():
