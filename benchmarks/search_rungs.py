@@ -40,7 +40,12 @@ def main() -> int:
     parser.add_argument("--precision", default="bfloat16")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tiny", action="store_true", help="the tiny space, 8/16/32-step rungs, 6 candidates")
+    parser.add_argument("--pack", action="store_true",
+                        help="before committing, with no worker running: keep only the rung checkpoints a later "
+                             "session may promote from, in float16 (zoo.search.rungs.pack_checkpoints)")
     args = parser.parse_args()
+    if args.pack:
+        return pack(args.out, args.trials)
     space, rungs, trials = args.space, args.rungs, args.trials
     extra = ["--batch", str(args.batch), "--patch", str(args.patch), "--max-gmacs", str(args.max_gmacs),
              "--data", args.data, "--val", args.val, "--precision", args.precision]
@@ -60,6 +65,25 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "zoo", "search", "report", str(args.out), "--to", str(args.results)],
                    cwd=ROOT, check=True)
     print((args.results / "rungs.md").read_text())
+    return 0
+
+
+def pack(out: Path, trials: int) -> int:
+    from zoo.search import storage
+    from zoo.search.rungs import open_rung_study, pack_checkpoints, stored_rungs
+    from zoo.search.status import SETTINGS_ATTR
+
+    optuna = storage.require_optuna()
+    location = storage.locate(str(out))
+    study = optuna.load_study(study_name=storage.study_name(location), storage=location.storage)
+    rungs = stored_rungs(study.user_attrs.get(SETTINGS_ATTR, {}))
+    if rungs is None:
+        print(f"{out}: not a search with rungs", file=sys.stderr)
+        return 2
+    kept, removed = pack_checkpoints(study, open_rung_study(study), rungs, out, trials)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and "/run/" not in str(p))
+    print(f"{out}: {kept} rung checkpoints kept (float16), {removed} removed; "
+          f"{size / 2**20:.1f} MiB outside the run folders")
     return 0
 
 

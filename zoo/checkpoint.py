@@ -66,6 +66,22 @@ def save(model: nn.Module, path: str | os.PathLike[str], *, card: dict[str, Any]
     return target
 
 
+def to_half(path: str | os.PathLike[str]) -> None:
+    """Rewrite a zoo safetensors file with its float32 tensors in float16, atomically, metadata
+    kept (half the bytes, for weights that must be committed; loading casts them back to the
+    model's dtype). A tensor float16 cannot hold (beyond its range) stays float32."""
+    file = Path(path)
+    with safe_open(str(file), framework="pt") as source:
+        metadata = source.metadata() or {}
+        tensors = {key: source.get_tensor(key) for key in source.keys()}
+    half = {key: value.half() if value.dtype == torch.float32 and (value.numel() == 0 or bool(value.abs().max() < 6e4))
+            else value
+            for key, value in tensors.items()}
+    with atomic_path(file) as tmp:
+        save_file(half, str(tmp), metadata=metadata)
+        _sort_header(tmp)
+
+
 def _sort_header(path: Path) -> None:
     """Rewrite a safetensors file's JSON header with its keys sorted. safetensors writes its
     metadata from a hash map, in an order that changes from process to process: the same

@@ -25,6 +25,7 @@ from zoo.errors import ZooError, first_line
 from zoo.runlock import waiting_lock
 from zoo.search import storage as stores
 from zoo.search.agreement import rung_agreement
+from zoo.checkpoint import to_half
 from zoo.search.candidate import CANDIDATES, Proxy, train_candidate
 from zoo.search.pareto import front, promotion_order
 from zoo.search.status import RUNG_SUFFIX, SETTINGS_ATTR
@@ -297,3 +298,39 @@ def agreement_of(study, *, threshold: float, criterion: str) -> dict[str, Any] |
     if data is None:
         return None
     return rung_agreement(rung_curves(data["_found"]), data["steps"], threshold=threshold, criterion=criterion)
+
+
+def needed_checkpoints(found: dict[int, dict[int, dict[str, Any]]], made: set[tuple[int, int]], rungs: Rungs,
+                       trials: int) -> set[int]:
+    """The trials whose rung checkpoint a later session may still promote from: not yet at the
+    last rung, not yet promoted from where they stand, and within the quota of their rung counted
+    as if the whole budget of ``trials`` had reached it. The others (never to be promoted, or
+    promoted already) need no checkpoint: a later session trains nothing from it."""
+    needed = set()
+    reach = trials  # the most candidates that can reach each rung
+    for rung in range(len(rungs.steps) - 1):
+        best = ranked(found, rung)
+        for trial in best[:quota(reach, rungs.promote)]:
+            if max(found[trial]) == rung and (trial, rung + 1) not in made:
+                needed.add(trial)
+        reach = quota(reach, rungs.promote)
+    return needed
+
+
+def pack_checkpoints(study, rung_study, rungs: Rungs, out: Path, trials: int) -> tuple[int, int]:
+    """Make a search folder small enough to commit: each needed rung checkpoint in float16 (half
+    the bytes; a promotion resumes in float32 from it), the others removed. Returns (kept, removed).
+    Run it between sessions, with no worker running."""
+    found = results(study, rung_study)
+    needed = needed_checkpoints(found, claimed(rung_study), rungs, trials)
+    folders = {t.number: t.user_attrs.get("candidate") for t in study.get_trials(deepcopy=False)}
+    keep = {out / CANDIDATES / folders[t] for t in needed if isinstance(folders.get(t), str)}
+    kept = removed = 0
+    for path in sorted((out / CANDIDATES).glob("*/weights-*.safetensors")):
+        if path.parent in keep:
+            to_half(path)
+            kept += 1
+        else:
+            path.unlink()
+            removed += 1
+    return kept, removed
