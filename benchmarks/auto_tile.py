@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from noise_aware_weights import cpu_name  # noqa: E402
+from zoo.machine import cpu_name  # noqa: E402
 
 WIDTH, HEIGHT = 4000, 3000
 

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
-from collections import defaultdict
 
 import numpy as np
 import torch
@@ -26,31 +23,10 @@ from zoo.bench.peak import ConvPeak
 from zoo.complexity import count_macs
 from zoo.contract import input_channels, noise_channels
 from zoo.infer.runner import TorchRunner
+from zoo.machine import cpu_flags, cpu_identity
+from zoo.timing import rotate, warm
 
 SIZE = 256
-
-
-def cpu_name() -> str:
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
-
-
-def rotating(calls: dict[str, callable], rounds: int, per_block: int = 3) -> dict[str, float]:
-    """Median seconds per call of each, timed in blocks that rotate through the calls."""
-    for call in calls.values():
-        call()
-    times: dict[str, list[float]] = defaultdict(list)
-    names = list(calls)
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            start = time.perf_counter()
-            for _ in range(per_block):
-                calls[name]()
-            times[name].append((time.perf_counter() - start) / per_block)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def profile_ops(runner: TorchRunner, x: torch.Tensor, top: int) -> list[tuple[str, float]]:
@@ -73,8 +49,7 @@ def main() -> int:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (its first call compiles)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    flags = open("/proc/cpuinfo").read()
-    print(f"# {cpu_name()}, {os.cpu_count()} cpus, {args.threads} threads; amx_bf16: {'amx_bf16' in flags}; "
+    print(f"# {cpu_identity()}, {args.threads} threads; amx_bf16: {'amx_bf16' in cpu_flags()}; "
           f"torch {torch.__version__}; load average {os.getloadavg()[0]:.1f} at the start")
     peak = ConvPeak(torch.bfloat16)
     peak32 = ConvPeak(torch.float32)
@@ -94,7 +69,8 @@ def main() -> int:
         calls["peak bfloat16 conv"] = lambda: peak.conv(peak.input)
         calls["peak float32 conv"] = lambda: peak32.conv(peak32.input)
         with torch.inference_mode():
-            seconds = rotating(calls, args.rounds)
+            warm(calls, 1)
+            seconds = rotate(calls, args.rounds, block=3, settle=0).medians()
         peak_gflops = {"bfloat16": peak.flops / seconds["peak bfloat16 conv"] / 1e9,
                        "float32": peak32.flops / seconds["peak float32 conv"] / 1e9}
         print(f"\n## {name}: {2 * macs / 1e9:.2f} GFLOP per {SIZE}x{SIZE}; PyTorch conv peak bfloat16 "

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 import torch
 
-from zoo.bench.harness import cpu_name
-from zoo.bench.peak import time_call
 from zoo.fileio import atomic_path
+from zoo.machine import cpu_name
+from zoo.timing import rotate, warm
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -32,12 +31,9 @@ def write_json(data: Any, path: Path) -> Path:
     return path
 
 
-def interleaved(calls: dict, runs: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds of each call, the calls taken in turn so that drift hits all alike."""
-    for fn in calls.values():
-        time_call(fn, warmup, 0)
-    seconds: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(runs):
-        for name, fn in calls.items():
-            seconds[name] += time_call(fn, 0, 1)
-    return {name: median(values) for name, values in seconds.items()}
+def interleaved(calls: dict, runs: int, warmup: int = 1, block: int = 1) -> dict[str, float]:
+    """Median seconds of each call, timed side by side by :func:`zoo.timing.rotate`: ``runs``
+    rounds in turning order, each call's turn one untimed call then ``block`` timed ones (not call
+    by call: an engine's spinning threads would slow the next one), so that drift hits all alike."""
+    warm(calls, warmup)
+    return rotate(calls, runs, block=block, settle=1).medians()

@@ -34,6 +34,8 @@ import numpy as np
 from PIL import Image
 from skimage.color import deltaE_ciede2000, rgb2lab
 
+from zoo.machine import cpu_name
+
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = [str(ROOT / ".venv" / "bin" / "zoo")] if (ROOT / ".venv" / "bin" / "zoo").exists() else [sys.executable, "-m", "zoo"]
 MODEL = "mwrcanet-demo"
@@ -142,14 +144,7 @@ def editors(dng: Path, folder: Path, log: list[str]) -> dict[str, Path | str]:
     return found
 
 
-def cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+
 
 
 def version(command: list[str]) -> str:

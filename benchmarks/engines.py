@@ -32,11 +32,11 @@ from typing import Any
 import torch
 
 import zoo
-from zoo.bench.harness import machine_info
 from zoo.export import cached_export
 from zoo.export.engines import choose_engine
 from zoo.export.openvino import cpu_capabilities, require_openvino
 from zoo.fileio import atomic_path
+from zoo.machine import machine_info, version
 
 import engines_openvino
 from common import RESULTS, machine_slug, write_json
@@ -212,7 +212,7 @@ def main() -> int:
     data: dict[str, Any] = {
         "machine": machine_info(torch.device("cpu")), "when": time.strftime("%Y-%m-%d %H:%M"),
         "command": " ".join(["python", *sys.argv]), "quick": args.quick,
-        "versions": {"openvino": ov.__version__, "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu"),
+        "versions": {"openvino": ov.__version__, "onnxruntime": version("onnxruntime") or version("onnxruntime-gpu"),
                      "zoo": zoo.__version__},
         "openvino_cpu_capabilities": list(cpu_capabilities()),
     }
@@ -232,15 +232,6 @@ def main() -> int:
     failed = [t["target"] for t in record.targets if not t["ok"]]
     print(f"\nwrote {path} and {stem}.md; {'all targets met' if not failed else f'{len(failed)} missed'}")
     return 1 if failed else 0
-
-
-def _version(package: str) -> str | None:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 if __name__ == "__main__":

@@ -19,17 +19,16 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from zoo.bench.peak import time_call
 from zoo.contract import input_channels
 from zoo.export.openvino import PRECISIONS, OpenVinoRunner, cpu_capabilities, require_openvino
 from zoo.infer import denoise
+from zoo.timing import rotate, time_call, warm
 
 WINOGRAD = "cpu:jit_avx512_winograd"
 
@@ -76,13 +75,9 @@ def with_priority(onnx_path: Path, priority: str):
 
 
 def _interleave(calls: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
-    for call in calls.values():
-        call()
-    seconds: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(runs):
-        for name, call in calls.items():
-            seconds[name] += time_call(call, 0, 1)
-    return {name: round(median(values) * 1e3, 2) for name, values in seconds.items()}
+    """Median milliseconds of each call, side by side in :func:`zoo.timing.rotate`'s blocks."""
+    warm(calls, 1)
+    return {name: round(seconds * 1e3, 2) for name, seconds in rotate(calls, runs, block=1, settle=1).medians().items()}
 
 
 def winograd(model: nn.Module, precision: str, size: int, runs: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Used by ``engines.py``; the engines are zoo's runners through ``zoo.denoise``, a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
@@ -14,14 +15,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.bench.backends import BACKENDS, BackendUnavailable
-from zoo.bench.peak import ConvPeak, time_call
+from zoo.bench.engines import ENGINES, EngineUnavailable
+from zoo.bench.peak import ConvPeak
 from zoo.complexity import count_macs
 from zoo.contract import input_channels
 from zoo.errors import ZooError, first_line
 from zoo.export.openvino import OpenVinoRunner
 from zoo.infer import Runner, denoise
 from zoo.metrics import psnr
+from zoo.timing import rotate
 
 REFERENCE = "torch channels_last"  # zoo.denoise's float32 path before this issue: the 1.00 of the table
 
@@ -35,7 +37,7 @@ class Engine:
 
 
 def _backend(name: str, dtype: torch.dtype) -> Callable[[nn.Module], Runner]:
-    return lambda model: BACKENDS[name](model, dtype, torch.device("cpu"))
+    return lambda model: ENGINES[name](model, dtype, torch.device("cpu"))
 
 
 def plan(bfloat16: bool, compile: bool = True) -> list[Engine]:
@@ -71,18 +73,15 @@ def side_by_side(model: nn.Module, engines: list[Engine], size: int, runs: int, 
             log(f"warm  {engine.label} on {runner.device}")
             outputs[engine.label] = denoise(runner, x)  # compiles, builds, tunes: not timed
             runners[engine.label] = runner
-        except (BackendUnavailable, ZooError) as exc:
+        except (EngineUnavailable, ZooError) as exc:
             skipped[engine.label] = first_line(exc)
             log(f"skip  {engine.label}: {skipped[engine.label]}")
-    seconds: dict[str, list[float]] = {label: [] for label in runners}
-    fractions: dict[str, list[float]] = {label: [] for label in runners}
     precision = {e.label: e.precision for e in engines}
-    for _ in range(runs):
-        for label, runner in runners.items():
-            peak = peaks[precision[label]].measure()
-            (elapsed,) = time_call(lambda runner=runner: denoise(runner, x), 0, 1)
-            seconds[label].append(elapsed)
-            fractions[label].append(2 * macs / elapsed / 1e9 / peak)
+    beside: dict[str, list[float]] = {label: [] for label in runners}  # the conv peak measured at each turn
+    calls = {label: functools.partial(denoise, runner, x) for label, runner in runners.items()}
+    seconds = rotate(calls, runs, block=1, settle=1,
+                     before=lambda label: beside[label].append(peaks[precision[label]].measure())).seconds
+    fractions = {label: [2 * macs / s / 1e9 / p for s, p in zip(seconds[label], beside[label])] for label in runners}
     rows = []
     reference_ms = median(seconds[REFERENCE]) * 1e3 if REFERENCE in seconds else None
     for engine in engines:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -24,6 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from robust_weights import _view, breakdown_table, crop_grid, evaluate_file, scores_of  # noqa: E402  (issue 15's scoring)
+
+from zoo.machine import cpu_name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "noise-aware-weights"
@@ -35,14 +35,7 @@ MEAN_SHIFT = 0.01  # phone-lowlight: per-channel mean shift under 1% of the clea
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 
 
-def cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+
 
 
 def summarise(blocks: list[dict], model: str, data: str) -> dict:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -35,6 +34,7 @@ from zoo.data.capture import level_grid, srgb_capture  # noqa: E402
 from zoo.data.natural import load_srgb  # noqa: E402
 from zoo.data.unprocess import random_unprocess_params  # noqa: E402
 from zoo.evaluation import load_data  # noqa: E402
+from zoo.machine import cpu_name  # noqa: E402
 from zoo.ops.noiselevel import NoiseLevel, estimate_noise  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "noise-estimator.md"
@@ -158,15 +158,6 @@ def timing() -> tuple[float, float]:
     return out[0], out[1]
 
 
-def cpu_model() -> str:
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name")),
-                "unknown")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("tuning", "heldout"), help="print one half, write nothing")
@@ -194,7 +185,7 @@ def main() -> None:
     header = [
         "# Noise estimator accuracy (issue 23)", "",
         f"Command: `{command}` (the estimator: `zoo/ops/noiselevel.py`; method: `docs/noise-estimation.md`).",
-        f"CPU: {cpu_model()}, {os.cpu_count()} cores (shared with other work).", "",
+        f"CPU: {cpu_name()}, {os.cpu_count()} cores (shared with other work).", "",
         "Error of one entry = |estimated / true - 1| for one channel (CFA plane for raw) in one intensity",
         f"bin ({KNOTS} knots, by clean intensity, bins of at least {MIN_PIXELS} pixels, clipped clean pixels",
         "left out) of one image. Raw truth: sqrt(shot*x + read); sRGB truth: the std of noisy - clean in",

@@ -17,8 +17,8 @@ import sys
 import torch
 
 import zoo
-from zoo.bench.backends import BACKENDS, BackendUnavailable
-from zoo.bench.harness import cpu_name
+from zoo.bench.engines import ENGINES, EngineUnavailable
+from zoo.machine import machine_info
 from zoo.infer import denoise
 from zoo.infer.runner import parse_device
 
@@ -48,8 +48,8 @@ def main() -> int:
     for name, dtype in GPU_BACKENDS:
         label = name if dtype == "float32" else f"{name} ({dtype})"
         try:
-            runner = BACKENDS[name](model, getattr(torch, dtype), device)
-        except BackendUnavailable as exc:
+            runner = ENGINES[name](model, getattr(torch, dtype), device)
+        except EngineUnavailable as exc:
             skipped[label] = str(exc)
             print(f"skip  {label}: {exc}", flush=True)
             continue
@@ -69,8 +69,7 @@ def main() -> int:
     target = {"target": "best float16 backend >= 50 MP/s", "value": best and best["megapixels_per_s"],
               "backend": best and best["backend"], "ok": bool(best and best["megapixels_per_s"] >= 50)}
     print(f"{'PASS' if target['ok'] else 'FAIL'}  {target['target']}: {target['value']}", flush=True)
-    machine = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-               "gpu": torch.cuda.get_device_name(device)}
+    machine = machine_info(device)
     path = write_json({"machine": machine, "model": "mwrcanet", "input": list(x.shape), "runs": args.runs,
                        "backends": rows, "skipped": skipped, "target": target},
                       RESULTS / f"onnx-{machine_slug(device)}.json")

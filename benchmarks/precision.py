@@ -39,16 +39,11 @@ VALIDATION = {1: "crossval-raw", 3: "crossval-srgb"}
 
 
 def machine() -> str:
-    from zoo.bench.harness import cpu_name
-    from zoo.precision import BF16_FLAGS, INT8_FLAGS, native
-
-    import torch
+    from zoo.machine import stamp
 
     load = os.getloadavg()
     trainings = subprocess.run(["pgrep", "-fc", "zoo train"], capture_output=True, text=True).stdout.strip() or "0"
-    return (f"{cpu_name()}, {os.cpu_count()} cpus, {torch.get_num_threads()} threads; native: "
-            f"{', '.join(native(BF16_FLAGS) + native(INT8_FLAGS)) or 'no bf16/int8 flags'}; load average "
-            f"{load[0]:.1f} at the start, {trainings} `zoo train` running")
+    return f"{stamp()}; load average {load[0]:.1f} at the start, {trainings} `zoo train` running"
 
 
 def paths(model, channels: int, folder: Path, quick: bool, log) -> dict:

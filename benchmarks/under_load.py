@@ -14,11 +14,12 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
+
+from zoo.machine import cpu_name
 
 CONFIGS = {  # name -> (environment, torch threads; None: zoo's choice by load before each block)
     "threads by load, passive waiting (zoo's default)": ({"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}, None),
@@ -77,13 +78,6 @@ def measure(model: str, size: int, threads: int | None, rounds: int, precision: 
             "threads": threads_used}
 
 
-def cpu() -> str:
-    for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="mwrcanet-srgb-demo")
@@ -96,7 +90,7 @@ def main() -> int:
         print(json.dumps(measure(args.model, args.size, None if args.child[0] == "auto" else int(args.child[0]),
                                   args.rounds, args.precision)))
         return 0
-    print(f"{cpu()}, {os.cpu_count()} cores; {args.model} at {args.size}x{args.size}, {args.precision}; "
+    print(f"{cpu_name()}, {os.cpu_count()} cores; {args.model} at {args.size}x{args.size}, {args.precision}; "
           f"loaded: 2 busy processes; load average at the start {os.getloadavg()[0]:.1f}")
     for name, (env, threads) in CONFIGS.items():
         done = subprocess.run([sys.executable, __file__, "--model", args.model, "--size", str(args.size),

@@ -7,7 +7,7 @@ precision: measured once per machine, model, precision and thread count (each en
 :data:`PROBE_BUDGET_S` seconds of timed calls per engine at most; the median) and kept in
 ``<zoo cache>/engines.json``; delete the file, or ``zoo cache clear``, to measure again.
 
-- A measurement whose calls disagree (an engine's spread, :mod:`zoo.bench.spread`, above
+- A measurement whose calls disagree (an engine's spread, :func:`zoo.timing.spread`, above
   :data:`BUSY_SPREAD`, 10%: the machine was busy) is kept marked ``busy`` and taken
   again by the next run, up to :data:`BUSY_TRIES` times in a row; after that the last one stands
   (a machine that is always busy should not pay for a probe on every run).
@@ -24,35 +24,34 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import importlib.util
 import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import median, quantiles
+from statistics import median
 from typing import Any
 
 import torch
 from torch import nn
 
-from zoo.cache import keep_measurement, link_blobs, prune, read_measurements
+from zoo.cache import keep_measurement, read_measurements
 from zoo.contract import input_channels, model_config, model_name, size_multiple
 from zoo.errors import ZooError, first_line
-from zoo.export.cache import cached_export, export_path
-from zoo.export.onnxlib import require
-from zoo.export.openvino import OpenVinoRunner, openvino_cache_dir, require_openvino
+from zoo.export import engine_table
+from zoo.export.cache import export_path
+from zoo.export.engine_table import ENGINES
+from zoo.export.openvino import OpenVinoRunner
 from zoo.export.runner import OrtRunner
 from zoo.fileio import cache_dir
 from zoo.infer.budget import conv_profile
-from zoo.infer.engine import denoise
-from zoo.infer.runner import DTYPES, Runner, TorchRunner, parse_device, resolve_dtype
+from zoo.infer.pipeline import denoise
+from zoo.infer.runner import DTYPES, Runner, parse_device, resolve_dtype
 from zoo.install import pip_hint
+from zoo.machine import cpu_identity, versions
+from zoo.timing import SPREAD_LIMIT, rotate, spread, warm
 
-ENGINES = ("torch", "onnxruntime", "openvino")
 CHOICES = ("auto", *ENGINES)
 FILE_ENGINES = ("onnxruntime", "openvino")  # what runs an exported .onnx file (zoo ort)
 PROBE_SIZE = 256  # the challenge's block size, and the size issue 19's numbers were taken at
@@ -65,7 +64,7 @@ PROBE_BLOCK = 3
 PROBE_BUDGET_S = 1.0  # timed calls per engine stop short of this (at least PROBE_MIN_CALLS of them)
 PROBE_MIN_CALLS = 4  # two rounds of two: enough for a median and a spread
 BUSY_TRIES = 3  # a busy measurement is taken again this many times in a row, then it stands
-BUSY_SPREAD = 0.10  # zoo.bench.spread.SPREAD_LIMIT: runs disagreeing by more than a tenth
+BUSY_SPREAD = SPREAD_LIMIT  # runs disagreeing by more than a tenth
 SMALL_MODEL_GMACS = 200.0  # per megapixel: the demo models (42-67) are under, the full-size ones (1846-2674) over
 Log = Callable[[str], None]
 
@@ -101,32 +100,11 @@ def precision_name(dtype: torch.dtype | str | None) -> str:
 
 def make_runner(engine: str, model: nn.Module, *, dtype: torch.dtype | str | None = None,
                 device: torch.device | str | None = None, threads: int | None = None) -> Runner:
-    """A runner for ``model`` on ``engine`` (``torch``, ``onnxruntime`` or ``openvino``)."""
-    torch_device = parse_device(device)
-    if engine == "torch":
-        return TorchRunner(model, dtype=dtype, device=torch_device)
+    """A runner for ``model`` on ``engine`` (``torch``, ``onnxruntime`` or ``openvino``): its row of
+    :data:`zoo.export.engine_table.TABLE`, exported into zoo's cache."""
     if engine not in ENGINES:
         raise ZooError(f"unknown engine '{engine}'; choose from {', '.join(CHOICES)}")
-    compute = resolve_dtype(dtype, torch_device)
-    if engine == "openvino":
-        if torch_device.type != "cpu":
-            raise ZooError("OpenVINO runs on the CPU here: use --device cpu, or --engine torch or onnxruntime on a GPU")
-        require_openvino()  # before a long export, not after it
-        export = cached_export(model)
-        blobs = openvino_cache_dir()
-        before = set(blobs.glob("*.blob"))
-        runner = OpenVinoRunner(export, dtype=compute, threads=threads)
-        made = set(blobs.glob("*.blob")) - before
-        if made:  # compiled now: one cache entry with its export, and the cache kept to its cap
-            link_blobs(export, made)
-            prune(keep=[export, *made])
-        return runner
-    if compute != torch.float32:
-        raise ZooError(f"onnxruntime runs the float32 export here, not {precision_name(compute)}: "
-                       "use --engine openvino (bfloat16 on a CPU) or torch")
-    require("onnxruntime")
-    provider = "cpu" if torch_device.type == "cpu" else None  # on a GPU: TensorRT, else CUDA, as zoo ort
-    return OrtRunner(cached_export(model), provider=provider, threads=threads, device_id=torch_device.index or 0)
+    return engine_table.build(engine, model, dtype=dtype, device=device, threads=threads)
 
 
 def candidates(dtype: torch.dtype) -> tuple[list[str], list[str]]:
@@ -275,58 +253,25 @@ def fastest(builders: dict[str, Callable[[], Runner]], identity: dict[str, Any],
 def measure(runners: dict[str, Runner], channels: int, size: int = PROBE_SIZE, rounds: int = PROBE_ROUNDS,
             block: int = PROBE_BLOCK, warmup: int = PROBE_WARMUP, budget: float = PROBE_BUDGET_S) -> dict[str, list[float]]:
     """Milliseconds of each timed ``zoo.denoise`` call per runner on one random image. Each runner
-    is warmed first (an engine's first calls build kernels and buffers); then, for ``rounds``
-    rounds with the order turning by one each, each runner makes one untimed call and ``block``
-    timed ones in a row, as a real job runs one engine. Rounds and blocks shrink (to two of two)
-    when the slowest warm-up call says they would take more than ``budget`` seconds per engine.
-    Alternating engines call by call measures the wrong thing: one engine's idle threads keep
-    spinning for a while after its call, and the next engine's first call runs beside them
-    (PyTorch measured 2x slower right after onnxruntime)."""
+    is warmed first (an engine's first calls build kernels and buffers); then they are timed in
+    :func:`zoo.timing.rotate`'s turning rounds: ``rounds`` rounds, each runner one untimed call and
+    ``block`` timed ones in a row, as a real job runs one engine (not call by call: see
+    :mod:`zoo.timing`). Rounds and blocks shrink (to two of two) when the slowest warm-up call says
+    they would take more than ``budget`` seconds per engine."""
     image = torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(0))
-    slowest = 0.0
-    for runner in runners.values():
-        for _ in range(warmup):
-            start = time.perf_counter()
-            denoise(runner, image)
-            last = time.perf_counter() - start
-        slowest = max(slowest, last if warmup else 0.0)  # the last warm-up call: the nearest to a timed one
-    calls = max(PROBE_MIN_CALLS, min(rounds * block, int(budget / slowest) if slowest else rounds * block))
-    if calls < rounds * block:
-        rounds = 2 if calls < 6 else min(rounds, 3)
-        block = max(2, calls // rounds)
-    names = list(runners)
-    seconds: dict[str, list[float]] = {name: [] for name in names}
-    for round_ in range(rounds):
-        turn = round_ % len(names)
-        for name in names[turn:] + names[:turn]:
-            denoise(runners[name], image)  # untimed: absorbs the switch from the previous engine
-            for _ in range(block):
-                start = time.perf_counter()
-                denoise(runners[name], image)
-                seconds[name].append(time.perf_counter() - start)
+    calls = {name: functools.partial(denoise, runner, image) for name, runner in runners.items()}
+    slowest = max(warm(calls, warmup).values(), default=0.0)  # the last warm-up call: the nearest to a timed one
+    timed = max(PROBE_MIN_CALLS, min(rounds * block, int(budget / slowest) if slowest else rounds * block))
+    if timed < rounds * block:
+        rounds = 2 if timed < 6 else min(rounds, 3)
+        block = max(2, timed // rounds)
+    seconds = rotate(calls, rounds, block=block, settle=1).seconds
     return {name: [round(s * 1e3, 2) for s in values] for name, values in seconds.items()}
-
-
-def spread(values: list[float]) -> float | None:
-    """Interquartile range over median, as :func:`zoo.bench.spread.spread` measures a benchmark's
-    runs (that module sits a layer above this one); None for fewer than two runs."""
-    if len(values) < 2:
-        return None
-    q1, _, q3 = quantiles(values, n=4, method="inclusive")
-    middle = median(values)
-    return (q3 - q1) / middle if middle else None
 
 
 def _reason(engine: str, milliseconds: dict[str, float], precision: str, when: str) -> str:
     timings = ", ".join(f"{name} {ms:.0f} ms" for name, ms in sorted(milliseconds.items(), key=lambda kv: kv[1]))
     return f"auto: the fastest {precision} engine on this CPU, {when} ({timings} at {PROBE_SIZE}x{PROBE_SIZE})"
-
-
-def _version(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def file_digest(path: Path) -> str:
@@ -344,21 +289,9 @@ def file_digest(path: Path) -> str:
 def probe_key(identity: dict[str, Any], precision: str, engines: list[str], threads: int | None) -> str:
     """What a measurement holds for: this CPU and thread count, the engines' versions, the model
     (``identity``) and the precision."""
-    versions = {package: _version(package) for package in ("torch", "onnxruntime", "onnxruntime-gpu", "openvino")}
-    return json.dumps({"cpu": cpu_identity(), "threads": threads or torch.get_num_threads(), "versions": versions,
+    return json.dumps({"cpu": cpu_identity(), "threads": threads or torch.get_num_threads(), "versions": versions(),
                        "model": identity, "precision": precision, "engines": sorted(engines)},
                       sort_keys=True, default=str)
-
-
-def cpu_identity() -> str:
-    """The CPU's model name and core count (Linux: from /proc/cpuinfo), for :func:`probe_key`."""
-    name = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            name = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), name)
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cpus"
 
 
 CHOICES_FILE = "engines.json"  # in zoo's cache (zoo.cache.KEPT)

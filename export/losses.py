@@ -36,8 +36,9 @@ from zoo.data import crossdomain
 from zoo.data.pairs import Pair
 from zoo.errors import ZooError
 from zoo.export.cache import model_digest
-from zoo.infer.engine import denoise
+from zoo.infer.pipeline import denoise
 from zoo.infer.runner import Runner
+from zoo.machine import versions
 from zoo.metrics import psnr
 
 CARD_KEY = "precision"
@@ -107,11 +108,9 @@ def measure_losses(reference: Runner, candidates: dict[str, Runner], pairs: Sequ
 
 
 def _key(identity: dict[str, Any], precision: str, engine: str, data: str, blocks: int) -> str:
-    from zoo.export.engines import _version  # engines' versions: a new kernel may round otherwise
-
-    versions = {p: _version(p) for p in ("torch", "openvino", "onnxruntime", "onnxruntime-gpu")}
+    # the engines' versions: a new kernel may round otherwise
     return json.dumps({**identity, "precision": precision, "engine": engine, "set": data, "blocks": blocks,
-                       "versions": versions}, sort_keys=True)
+                       "versions": versions()}, sort_keys=True)
 
 
 def loss_of(model: nn.Module, precision: str, engine: str, build: Callable[[], Runner],

@@ -42,7 +42,8 @@ from zoo.export.losses import Loss, loss_of
 from zoo.export.quantize import SUFFIXES, cached_int8, int8_runner, runner_card
 from zoo.infer.budget import conv_profile
 from zoo.infer.runner import Runner, parse_device
-from zoo.precision import BF16_FLAGS, INFERENCE_PRECISIONS, LOSS_BOUND_DB, native
+from zoo.machine import BF16_FLAGS, native
+from zoo.precision import INFERENCE_PRECISIONS, LOSS_BOUND_DB
 
 Log = Callable[[str], None]
 
@@ -272,7 +273,7 @@ def denoise(model, image, *, precision: str | None = None, **options):
     float32 unless told, as before. Each call chooses anew (the measurements are kept): for many
     images take the runner once, ``choose(model, precision="auto").runner``, and denoise with it.
     """
-    from zoo.infer.engine import denoise as run
+    from zoo.infer.pipeline import denoise as run
 
     if precision is None:
         return run(model, image, **options)

@@ -45,8 +45,9 @@ from zoo.export.losses import mean_psnr
 from zoo.export.quantizers import SCOPES, nncf_accuracy_control, nncf_quantize, onnx_ops, openvino_ops, ort_quantize, \
     remove, scopes
 from zoo.fileio import cache_dir
-from zoo.infer.engine import denoise
+from zoo.infer.pipeline import denoise
 from zoo.infer.runner import Runner
+from zoo.machine import BF16_FLAGS, native, version
 from zoo.version import __version__
 
 SUFFIXES = {"openvino": ".xml", "onnxruntime": ".onnx"}
@@ -109,8 +110,6 @@ def int8_runner(path: str | Path, *, engine: str | None = None, threads: int | N
 
 def float_parts() -> str:
     """The precision OpenVINO runs an INT8 file's float operations in here (its loss is measured so)."""
-    from zoo.precision import BF16_FLAGS, native
-
     return "bfloat16" if native(BF16_FLAGS) else "float32"
 
 
@@ -259,10 +258,9 @@ def _held_out_loss(path: Path, engine: str, reference: Runner, say: Log) -> dict
 def _card(model: nn.Module, engine: str, chosen: Tried, tried: list[Tried], method: str, base: float, max_drop: float,
           data: str, val: str, calibration: int, validation: int) -> dict[str, Any]:
     from zoo.contract import weights_source
-    from zoo.export.engines import _version
 
-    tool = f"nncf {_version('nncf')}, openvino {_version('openvino')}" if engine == "openvino" else \
-        f"onnxruntime {_version('onnxruntime') or _version('onnxruntime-gpu')} quantize_static (QDQ)"
+    tool = f"nncf {version('nncf')}, openvino {version('openvino')}" if engine == "openvino" else \
+        f"onnxruntime {version('onnxruntime') or version('onnxruntime-gpu')} quantize_static (QDQ)"
     return {"precision": "int8", "engine": engine, "model": model_name(model), "in_channels": input_channels(model),
             "noise_channels": noise_channels(model),
             "weights": Path(weights_source(model)).name if weights_source(model) else None,

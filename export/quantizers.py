@@ -118,7 +118,7 @@ def nncf_accuracy_control(source: Path, calibration: Sequence[Batch],
     nncf = require_nncf()
     import openvino as ov
 
-    from zoo.infer.engine import denoise
+    from zoo.infer.pipeline import denoise
     from zoo.metrics import psnr
 
     def validate(compiled, items: Iterable[tuple[Batch, np.ndarray, np.ndarray]]) -> tuple[float, list[float]]:

@@ -63,11 +63,12 @@ def test_cli_json_table_and_plot(tmp_path, capsys):
     assert main(args) == 0
     table = capsys.readouterr().out
     assert "GFLOP/s" in table and "of peak" in table and "channels_last" in table
+    assert table.splitlines()[3].split()[0] == "engine"  # the column says engine; the JSON keeps "backend"
 
 
-def test_cli_bad_backend_is_one_line(capsys):
-    assert main(["bench", "mwresnet", "--backends", "eager,warp-drive"]) == 2
-    assert capsys.readouterr().err.strip() == ("zoo: error: unknown backend 'warp-drive'; choose from eager, channels_last, "
+def test_cli_bad_engine_is_one_line(capsys):
+    assert main(["bench", "mwresnet", "--engines", "eager,warp-drive"]) == 2
+    assert capsys.readouterr().err.strip() == ("zoo: error: unknown engine 'warp-drive'; choose from eager, channels_last, "
                                                "compile, onnxruntime, onnxruntime-fp16, onnxruntime-cuda, onnxruntime-cuda-fp16, "
                                                "onnxruntime-tensorrt, onnxruntime-tensorrt-fp16, openvino, openvino-bf16, "
                                                "openvino-int8, onnxruntime-int8")

@@ -12,9 +12,9 @@ import torch
 
 import zoo
 from zoo.bench import harness
-from zoo.bench.backends import BACKENDS
+from zoo.bench.engines import BACKENDS
 from zoo.bench.rounds import interleave
-from zoo.bench.spread import SPREAD_LIMIT, quartiles, spread
+from zoo.timing import SPREAD_LIMIT, quartiles, spread
 from zoo.cli import main
 
 

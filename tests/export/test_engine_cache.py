@@ -17,6 +17,7 @@ from zoo import cache
 from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.export import engines
+from zoo.infer.runner import TorchRunner
 from zoo.infer.budget import auto_tile, bytes_per_pixel, conv_profile, memory_budget
 
 SMALL = {"widths": (8, 16, 16), "depth": 1}
@@ -37,7 +38,7 @@ def model() -> torch.nn.Module:
 
 
 def fake_builders(names):
-    return {name: (lambda: engines.TorchRunner(zoo.create_model("mwrcanet", **SMALL))) for name in names}
+    return {name: (lambda: TorchRunner(zoo.create_model("mwrcanet", **SMALL))) for name in names}
 
 
 def fake_measure(runs_by_call: list[dict[str, list[float]]], calls: list[int]):
@@ -119,7 +120,7 @@ def test_a_small_model_does_not_wait_for_its_export(model, monkeypatch):
     assert not exported and not engines.export_path(model).exists() and not engines.choices_file().exists()
     big = monkeypatch.setattr(engines, "SMALL_MODEL_GMACS", 0.0) or None  # a large model is measured
     assert big is None
-    monkeypatch.setattr(engines, "make_runner", lambda name, *a, **k: engines.TorchRunner(model))
+    monkeypatch.setattr(engines, "make_runner", lambda name, *a, **k: TorchRunner(model))
     assert "measured now" in engines.choose_engine(model, device="cpu").reason and exported == [1]
 
 
@@ -127,7 +128,7 @@ def test_a_small_model_is_measured_once_its_export_is_there(model, monkeypatch):
     monkeypatch.setattr(engines, "fastest", MEASURING)
     monkeypatch.setattr(engines, "_installed", lambda module: True)
     monkeypatch.setattr(engines, "export_available", lambda: True)
-    monkeypatch.setattr(engines, "make_runner", lambda name, *a, **k: engines.TorchRunner(model))
+    monkeypatch.setattr(engines, "make_runner", lambda name, *a, **k: TorchRunner(model))
     monkeypatch.setattr(engines, "measure", lambda runners, channels, **_: {n: [5.0, 5.0] for n in runners})
     path = engines.export_path(model)
     path.parent.mkdir(parents=True)
@@ -204,8 +205,9 @@ def test_cache_cli_list_and_clear(tmp_path, capsys, monkeypatch):
 
 
 def test_bench_exports_never_enter_the_cache(model, tmp_path, monkeypatch):
-    from zoo.bench import backends
+    from zoo.bench import engines as bench_engines
     from zoo.bench.harness import run_benchmark
+    from zoo.export import engine_table
 
     seen: list = []
 
@@ -216,9 +218,9 @@ def test_bench_exports_never_enter_the_cache(model, tmp_path, monkeypatch):
         seen.append(path)
         return path
 
-    monkeypatch.setattr(backends, "cached_export", export)
-    monkeypatch.setattr(backends, "require", lambda name: None)
-    monkeypatch.setattr(backends, "OrtRunner", lambda path, **_: engines.TorchRunner(model))
+    monkeypatch.setattr(bench_engines, "cached_export", export)
+    monkeypatch.setattr(engine_table, "require", lambda name: None)
+    monkeypatch.setattr(engine_table, "OrtRunner", lambda path, **_: TorchRunner(model))
     report = run_benchmark(model, size=16, backends=["onnxruntime"], runs=1, warmup=0)
     assert report["backends"][0]["status"] == "ok"
     root = tmp_path / "cache"
@@ -269,12 +271,9 @@ def test_denoise_tiles_on_its_own_past_the_budget(tmp_path, model, capsys, _thre
 
 
 def test_the_probe_spread_is_the_benchmark_s():
-    from zoo.bench.spread import SPREAD_LIMIT
-    from zoo.bench.spread import spread as bench_spread
+    from zoo import timing
 
-    assert engines.BUSY_SPREAD == SPREAD_LIMIT
-    for runs in (QUIET["torch"], BUSY["torch"], [1.0, 2.0], [5.0]):
-        assert engines.spread(runs) == bench_spread(runs)
+    assert engines.BUSY_SPREAD == timing.SPREAD_LIMIT and engines.spread is timing.spread
 
 
 def test_a_model_that_cannot_be_profiled_is_not_tiled_on_its_own(tmp_path, model, capsys, monkeypatch):

@@ -22,7 +22,7 @@ import onnx  # noqa: E402
 from onnx import TensorProto, helper  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo import precision as cpu  # noqa: E402
+from zoo import machine as cpu  # noqa: E402
 from zoo.cli import main  # noqa: E402
 from zoo.data.pairs import Pair  # noqa: E402
 from zoo.errors import ZooError  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import zoo
-from zoo import precision as cpu
+from zoo import machine as cpu
 from zoo.cli import main
 from zoo.data.pairs import Pair
 from zoo.errors import ZooError

@@ -171,7 +171,7 @@ def test_a_dngs_noise_profile_is_the_level_a_noise_aware_model_is_told(tmp_path,
     pytest.importorskip("rawpy")
     from rawfiles import scene, write_dng
 
-    import zoo.infer.engine as engine
+    import zoo.infer.pipeline as pipeline
     from zoo.raw.meta import noise_profile
 
     dng = write_dng(tmp_path / "shot.dng", scene(32, 48), "GRBG")  # NoiseProfile (1e-4, 1e-6) per colour
@@ -179,8 +179,8 @@ def test_a_dngs_noise_profile_is_the_level_a_noise_aware_model_is_told(tmp_path,
     np.testing.assert_allclose(level.at(np.full((4, 1, 1), 0.5))[:, 0, 0], np.sqrt(1e-4 * 0.5 + 1e-6), rtol=1e-6)
     assert noise_profile(tmp_path / "none.png", "RGGB") is None
     told = []
-    original = engine.Conditioned
-    monkeypatch.setattr(engine, "Conditioned",
+    original = pipeline.Conditioned
+    monkeypatch.setattr(pipeline, "Conditioned",
                         lambda runner, lvls, strength, **kw: told.append(lvls[0]) or original(runner, lvls, strength, **kw))
     zoo.register_model("tiny-aware-raw", lambda: _tiny(1))
     assert main(["denoise", "tiny-aware-raw", str(dng), "-o", str(tmp_path / "out.dng"), "--engine", "torch"]) == 0

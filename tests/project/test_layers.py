@@ -22,7 +22,8 @@ FOLDERS = {"zoo": ROOT / "zoo", "zoo.plugins": ROOT / "plugins", "zoo.export": R
 # package root "zoo" (the public API that re-exports the core) is matched only by itself.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("zoo.version", "zoo.errors", "zoo.fileio", "zoo.runlock", "zoo.install", "zoo.limits", "zoo.table",
-                    "zoo.reading", "zoo.cache", "zoo.terminal", "zoo.waiting", "zoo.torchrun")),
+                    "zoo.reading", "zoo.cache", "zoo.terminal", "zoo.waiting", "zoo.torchrun", "zoo.machine",
+                    "zoo.timing")),
     ("primitives", ("zoo.ops", "zoo.precision", "zoo.contract", "zoo.metrics", "zoo.complexity", "zoo.metadata",
                     "zoo.skeleton")),
     ("camera files", ("zoo.raw",)),

@@ -1,9 +1,8 @@
-"""The benchmark: one model, several backends, measured side by side in one run."""
+"""The benchmark: one model, several engines, measured side by side in one run."""
 
 from __future__ import annotations
 
 import math
-import platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from statistics import median
@@ -12,22 +11,24 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.bench.backends import BACKENDS, PRECISIONS, BackendUnavailable, engine_of, temporary_exports
+from zoo.bench.engines import DEFAULT_ENGINES, ENGINES, PRECISIONS, EngineUnavailable, engine_of, temporary_exports
 from zoo.bench.memory import PeakMemory
-from zoo.bench.peak import ConvPeak, time_call
+from zoo.bench.peak import ConvPeak
 from zoo.bench.peaks import kernel_of, peak_for
 from zoo.bench.rounds import interleave
-from zoo.bench.spread import SPREAD_LIMIT, quartiles, spread, too_wide
+from zoo.timing import SPREAD_LIMIT, quartiles, spread, too_wide
 from zoo.complexity import count_macs, count_parameters
 from zoo.contract import input_channels, model_config, model_name, noise_channels, size_multiple
 from zoo.errors import ZooError, first_line
 from zoo.infer.allocator import keep_freed_memory
-from zoo.infer.engine import denoise
+from zoo.infer.pipeline import denoise
 from zoo.infer.runner import TorchRunner, parse_device, resolve_dtype
 from zoo.infer.tiling import DEFAULT_OVERLAP, tile_grid
 from zoo.limits import check_pixels
+from zoo.machine import machine_info
 from zoo.metrics import psnr
 from zoo.table import format_table
+from zoo.timing import time_call
 
 
 @dataclass
@@ -44,7 +45,7 @@ class BackendResult:
     psnr_vs_float32: float | None = None
     runs_ms: list[float] = field(default_factory=list)  # every timed run, in the order taken
     spread: dict[str, float | None] = field(default_factory=dict)  # latency, fraction_of_peak (zoo.bench.spread)
-    precision: str | None = None  # what it computes in (zoo.bench.backends.PRECISIONS, else --dtype)
+    precision: str | None = None  # what it computes in (zoo.bench.engines.PRECISIONS, else --dtype)
     peak: dict[str, Any] | None = None  # the reference kernel of its engine and precision: kernel, gflops, spread
     above_peak: str | None = None  # why its fraction exceeds 1, in words, when it does
 
@@ -58,7 +59,7 @@ ABOVE_PEAK = ("above its reference ({kernel}): this engine runs the model's laye
 
 def _row_peaks(calls: dict, precisions: dict[str, str], shared: ConvPeak, dtype: torch.dtype,
                device: torch.device) -> dict[str, Any]:
-    """Each backend's own peak: its engine's kernel in its precision (one per engine and precision)."""
+    """Each engine's own peak: its engine's kernel in its precision (one per engine and precision)."""
     made: dict[tuple[str, str], Any] = {("torch", str(dtype).removeprefix("torch.")): shared}
     peaks = {}
     for name in calls:
@@ -71,24 +72,6 @@ def _row_peaks(calls: dict, precisions: dict[str, str], shared: ConvPeak, dtype:
 
 def _failed(name: str, exc: Exception) -> BackendResult:
     return BackendResult(name, f"failed: {type(exc).__name__}: {first_line(exc)[:200]}")
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info(device: torch.device) -> dict[str, Any]:
-    info = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
 
 
 def count_tiled_macs(model: nn.Module, shape: tuple[int, ...], tile: int | None, overlap: int = DEFAULT_OVERLAP) -> int:
@@ -111,7 +94,7 @@ def run_benchmark(
     *,
     size: int = 256,
     batch: int = 1,
-    backends: Sequence[str] = ("eager", "channels_last"),
+    engines: Sequence[str] | None = None,
     dtype: torch.dtype | str | None = None,
     ensemble: bool = False,
     tile: int | None = None,
@@ -119,27 +102,31 @@ def run_benchmark(
     warmup: int = 2,
     runs: int = 5,
     device: torch.device | str | None = None,
+    backends: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Time ``zoo.denoise`` of a random ``batch x C x size x size`` input on each backend.
+    """Time ``zoo.denoise`` of a random ``batch x C x size x size`` input on each of ``engines``
+    (:data:`zoo.bench.engines.NAMES`; default :data:`~zoo.bench.engines.DEFAULT_ENGINES`;
+    ``backends`` is their older name).
 
     The machine's 3x3-convolution peak for the same dtype is measured beside every timed run
     (shared machines drift), and the model's achieved GFLOP/s is reported as the median of the
-    per-run fractions of it: ratios, not absolute numbers, compare across runs. The backends take
+    per-run fractions of it: ratios, not absolute numbers, compare across runs. The engines take
     their ``runs`` in turn, round by round; each figure carries its spread (interquartile range over
-    median), and one past :data:`~zoo.bench.spread.SPREAD_LIMIT` is listed under ``warnings``.
+    median), and one past :data:`~zoo.timing.SPREAD_LIMIT` is listed under ``warnings``.
     Exports are made in a temporary folder, removed at the end (zoo's cache keeps none).
     """
     with temporary_exports():
-        return _run_benchmark(model, size=size, batch=batch, backends=backends, dtype=dtype, ensemble=ensemble,
+        names = tuple(engines if engines is not None else backends if backends is not None else DEFAULT_ENGINES)
+        return _run_benchmark(model, size=size, batch=batch, backends=names, dtype=dtype, ensemble=ensemble,
                               tile=tile, overlap=overlap, warmup=warmup, runs=runs, device=device)
 
 
 def _run_benchmark(model: nn.Module, *, size: int, batch: int, backends: Sequence[str], dtype: torch.dtype | str | None,
                    ensemble: bool, tile: int | None, overlap: int, warmup: int, runs: int,
                    device: torch.device | str | None) -> dict[str, Any]:
-    unknown = [name for name in backends if name not in BACKENDS]
+    unknown = [name for name in backends if name not in ENGINES]
     if unknown:
-        raise ZooError(f"unknown backend {', '.join(map(repr, unknown))}; choose from {', '.join(BACKENDS)}")
+        raise ZooError(f"unknown engine {', '.join(map(repr, unknown))}; choose from {', '.join(ENGINES)}")
     if size < 1 or batch < 1 or runs < 1 or warmup < 0:
         raise ZooError("size, batch and runs must be positive, warmup not negative")
     check_pixels(size, size * batch, f"the benchmark's input (--size {size}, --batch {batch})")  # 100000: a traceback
@@ -162,23 +149,23 @@ def _run_benchmark(model: nn.Module, *, size: int, batch: int, backends: Sequenc
     if any(precision != "float32" for precision in precisions.values()):
         reference = denoise(TorchRunner(model, device=torch_device), x, ensemble=ensemble, tile=tile, overlap=overlap)
 
-    # Each backend's memory is measured alone (one call, its prepared copy then freed), so that no
-    # other backend's weights count in it. Then all are built and warmed again and timed
-    # round-robin (zoo.bench.rounds): a machine busy for a while slows every backend alike.
+    # Each engine's memory is measured alone (one call, its prepared copy then freed), so that no
+    # other engine's weights count in it. Then all are built and warmed again and timed
+    # round-robin (zoo.bench.rounds): a machine busy for a while slows every engine alike.
     results: dict[str, BackendResult] = {}
     memory_mib: dict[str, float] = {}
     outputs: dict[str, torch.Tensor] = {}
     for name in backends:
         try:
-            runner = BACKENDS[name](model, compute_dtype, torch_device)
-        except BackendUnavailable as exc:
+            runner = ENGINES[name](model, compute_dtype, torch_device)
+        except EngineUnavailable as exc:
             results[name] = BackendResult(name, f"skipped: {exc}")
             continue
         try:
             with PeakMemory(torch_device) as memory:
                 denoise(runner, x, ensemble=ensemble, tile=tile, overlap=overlap)
                 peak.sync()
-        except Exception as exc:  # a backend failing (e.g. a compiler error) is reported, not fatal
+        except Exception as exc:  # an engine failing (e.g. a compiler error) is reported, not fatal
             results[name] = _failed(name, exc)
             continue
         finally:
@@ -188,7 +175,7 @@ def _run_benchmark(model: nn.Module, *, size: int, batch: int, backends: Sequenc
     runners, calls = {}, {}
     for name in memory_mib:
         try:
-            runners[name] = BACKENDS[name](model, compute_dtype, torch_device)
+            runners[name] = ENGINES[name](model, compute_dtype, torch_device)
 
             def call(runner=runners[name], name=name) -> None:
                 outputs[name] = denoise(runner, x, ensemble=ensemble, tile=tile, overlap=overlap)
@@ -295,7 +282,7 @@ def format_report(report: dict[str, Any]) -> str:
         if reduced:
             row.append(number(r["psnr_vs_float32"], ".1f"))
         rows.append(row + [r["device"]])
-    headers = ["backend", "precision", "median ms", "min / max ms", "spread", "MP/s", "GFLOP/s", "of peak",
+    headers = ["engine", "precision", "median ms", "min / max ms", "spread", "MP/s", "GFLOP/s", "of peak",
                "its peak GFLOP/s", "peak MiB"]
     if reduced:
         headers.append("PSNR vs fp32")

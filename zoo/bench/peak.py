@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
+
+from zoo.timing import time_call
 
 # The issue's reference: a 3x3 convolution, 128 -> 128 channels, channels_last, large enough to
 # keep every core busy. One fixed shape: picking the best of several noisy timings biases it up.
 PEAK_SHAPE = (128, 128, 2)  # (channels, side, batch)
-
-
-def time_call(fn, warmup: int, runs: int, sync=lambda: None) -> list[float]:
-    """Seconds per call of ``fn`` over ``runs`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 class ConvPeak:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo.bench.spread import too_wide
+from zoo.timing import too_wide
 from zoo.fileio import atomic_path
 
 

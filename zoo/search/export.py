@@ -8,12 +8,12 @@ Optuna.
 from __future__ import annotations
 
 import datetime as dt
-import platform
 from pathlib import Path
 from typing import Any
 
 from zoo.configcheck import check_untrusted_config
 from zoo.errors import ZooError
+from zoo.machine import runtime_versions, version
 from zoo.modelfile import ModelFile, write_model_file
 from zoo.search.pareto import knee
 from zoo.search.status import SETTINGS_ATTR, TrialRow
@@ -48,15 +48,10 @@ def choose(rows: list[TrialRow], *, trial: int | None = None, use_knee: bool = F
 
 
 def versions() -> dict[str, str]:
-    import torch
-
-    found = {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version()}
-    try:
-        import optuna
-
-        found["optuna"] = optuna.__version__
-    except ImportError:
-        pass
+    found = {"zoo": __version__, **runtime_versions()}
+    optuna = version("optuna")
+    if optuna:
+        found["optuna"] = optuna
     return found
 
 

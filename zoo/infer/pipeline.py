@@ -1,5 +1,5 @@
-"""``zoo.denoise``: one inference path for every backend (untiled or tiled, with or without
-the self-ensemble)."""
+"""The denoising pipeline, ``zoo.denoise``: one inference path for every engine's runner (untiled or
+tiled, with or without the self-ensemble, a noise-aware model's map)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def denoise(
 
 def run(runner: Runner, batch: torch.Tensor, *, ensemble: bool = False, tile: int | None = None,
         overlap: int = DEFAULT_OVERLAP, progress: bool = False) -> torch.Tensor:
-    """The engine on a validated float32 batch: tiles outside, the ensemble inside each tile
+    """The pipeline on a validated float32 batch: tiles outside, the ensemble inside each tile
     (as the challenge ensembled each block), the runner innermost. Not clipped."""
     one_pass: Any = functools.partial(self_ensemble, runner) if ensemble else runner
     if tile is None:
