@@ -148,6 +148,8 @@ def export_onnx(
             )
     except Exception as exc:
         raise ZooError(f"ONNX export failed: {type(exc).__name__}: {first_line(exc)[:300]}") from exc
+    if program is None:  # dynamo=True returns the program (None is the legacy exporter's answer)
+        raise ZooError("ONNX export failed: the exporter returned no program")
     proto = program.model_proto
     written = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if written != opset:  # never hand on a file that is not what was asked for

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 from zoo.errors import ZooError
 from zoo.limits import cores
@@ -25,6 +26,9 @@ def _variable(name: str, default: int) -> int:
         raise ZooError(f"{name}={value!r} in the environment is not a whole number (torchrun sets it)") from None
 
 
+_Place = TypeVar("_Place", bound="Place")  # from_environment on a subclass (zoo.cli.ranks.Ranks) makes one of it
+
+
 @dataclass(frozen=True)
 class Place:
     """Rank ``rank`` of ``world``, ``local_rank`` of the ``local_world`` ranks on this node."""
@@ -35,7 +39,7 @@ class Place:
     local_world: int = 1
 
     @classmethod
-    def from_environment(cls) -> Place:
+    def from_environment(cls: type[_Place]) -> _Place:
         """Where torchrun put this process (rank 0 of 1 without it); a one-line error for values
         that are no whole numbers or do not fit together."""
         world = _variable("WORLD_SIZE", 1)

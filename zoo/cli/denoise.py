@@ -102,7 +102,8 @@ def _noise_level(text: str) -> float | tuple[float, float]:
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
-def _told_level(args: argparse.Namespace, from_file: NoiseLevel | None, runner: object) -> object:
+def _told_level(args: argparse.Namespace, from_file: NoiseLevel | None,
+                runner: object) -> NoiseLevel | float | tuple[float, float] | None:
     """The level a noise-aware model is told: --noise-level, else the file's (a DNG's
     NoiseProfile), else none (estimated from the image); a blind model is told nothing."""
     if args.noise_level is not None:
@@ -213,9 +214,10 @@ def _denoise_share(args: argparse.Namespace, choose: Callable[[], EngineChoice],
         runner = chosen.runner
         check_tiling_options(args, runner.size_multiple)  # on the model's own grid, before any image is read
     with ranks.errors_from_main():
-        budget = memory_budget(getattr(args, "memory_budget", None)) if chosen.model is not None else None
-        per_pixel = untiled_bytes_per_pixel(chosen.model, input_channels(chosen.model), runner.size_multiple) \
-            if budget else None
+        model = chosen.model
+        budget = memory_budget(getattr(args, "memory_budget", None)) if model is not None else None
+        per_pixel = untiled_bytes_per_pixel(model, input_channels(model), runner.size_multiple) \
+            if budget and model is not None else None
 
     def tiles(data) -> int | None:
         """--tile, else a tile from the memory budget when the untiled pass would exceed it."""

@@ -112,7 +112,8 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
         top = _stored_top(image)
         found = None if kind == "raw" else _mosaic_levels(source, image, args, top)
         noisy = noisy if found is None else found.normalise(noisy.astype(np.float64) * top)
-        padded, offset = to_phase(noisy, check_bayer(pattern, source.name))
+        pattern = check_bayer(pattern, source.name)
+        padded, offset = to_phase(noisy, pattern)
         level = noise_profile(source, MODEL_PATTERN) if kind == "raw" else None  # per position, in the model's phase
         result = np.ascontiguousarray(from_phase(run(padded, level), offset))
         if found is not None and target.suffix.lower() == ".dng":

@@ -90,6 +90,8 @@ def _tokens(key: str, value: Any, action: argparse.Action) -> list[str]:
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {value!r}")
+        if flag is None:  # argparse gives these actions option strings always
+            raise ValueError(f"{key} is a switch without a flag")
         if isinstance(action, argparse.BooleanOptionalAction):  # option_strings: --x and --no-x
             negative = [s for s in action.option_strings if s.startswith("--no-")]
             return [next(s for s in action.option_strings if s not in negative) if value else negative[0]]

@@ -30,8 +30,9 @@ def _curve(axes: Any, points: list[tuple[int, float]], **style: Any) -> None:
 
 def _noisy_psnr(run: RunFolder) -> float | None:
     value = run.read_validation().get("noisy_psnr")
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def draw_curves(run: RunFolder) -> Any:

@@ -29,7 +29,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -145,7 +145,7 @@ class Pipeline:
     def _average(self, weights: tuple[Path, ...], pairs, name: str, ensemble: bool) -> list[np.ndarray]:
         """The networks' outputs on the set ``name``, averaged image by image."""
         each = [self._denoise_all(w, pairs, name, ensemble) for w in weights]
-        return [sum(images) / len(images) for images in zip(*each)]
+        return [cast(np.ndarray, sum(images)) / len(images) for images in zip(*each)]
 
     def _save_results(self) -> None:
         with atomic_path(self.results_file) as tmp:

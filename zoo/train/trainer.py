@@ -211,6 +211,8 @@ class _Training:
         """Score the EMA weights; the best so far are saved as ``best.safetensors``."""
         self.check_finite(step)
         averaged = self.ema.model(self.model).eval()
+        if self.cfg.val is None:  # the loop validates only when there is a validation set
+            raise ZooError("no validation set to validate on")
         scores = validate(averaged, val_pairs, self.cfg.val, self.device)
         psnr_value, ssim_value = scores["psnr"], scores["ssim"]
         if not self.noisy_recorded:  # the input's own score: the line the curves are read against
@@ -271,7 +273,7 @@ def _build(cfg: TrainConfig, run: RunFolder, resume: bool) -> nn.Module:
 
 
 def _for_training(model: nn.Module, device: torch.device) -> nn.Module:
-    model = model.to(device, memory_format=torch.channels_last).train()
+    model = model.to(device, memory_format=torch.channels_last).train()  # type: ignore[call-overload]  # Module.to takes it; its stubs omit it
     for p in model.parameters():  # 1x1 kernels: their channels_last strides differ from their gradients,
         if p.dim() == 4 and p.shape[-2:] == (1, 1):  # which DDP's gradient buckets would warn about
             p.data = p.data.clone(memory_format=torch.contiguous_format)
