@@ -23,7 +23,7 @@ MIN_POINTS = 3  # fewer candidates give no correlation worth a number
 EXPONENTS = np.geomspace(0.02, 4.0, 240)  # the power law's exponents tried (each with a linear fit of a, b)
 
 
-def average_ranks(values: Sequence[float]) -> np.ndarray:
+def average_ranks(values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Ranks from 1, ties sharing their mean rank (as Spearman's coefficient takes them)."""
     x = np.asarray(values, dtype=float)
     order = np.argsort(x, kind="mergesort")
@@ -36,7 +36,7 @@ def average_ranks(values: Sequence[float]) -> np.ndarray:
     return ranks
 
 
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
     """Spearman's rank correlation (Pearson's of the average ranks); NaN when either side is
     constant or there are fewer than two pairs."""
     if len(x) != len(y):

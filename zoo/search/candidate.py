@@ -146,7 +146,8 @@ class _Watched:
     def __init__(self, source, run: RunFolder, rule: EarlyStop | None, start: int) -> None:
         self.source, self.run, self.rule = source, run, rule
         self.channels = source.channels
-        self.checked, self.stamp = start, None
+        self.checked = start
+        self.stamp: tuple[int, int] | None = None
 
     def sample(self, rng: np.random.Generator, patch: int):
         if self.rule is not None:

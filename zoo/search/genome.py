@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from zoo.search.space import POSITIONS, Gene, Space, block_defaults
 from zoo.skeleton import named_config
@@ -32,7 +32,7 @@ def suggest(space: Space, trial: Suggester) -> Genome:
     genome: Genome = {}
     for gene in space.genes():
         if gene.is_range:
-            genome[gene.name] = trial.suggest_int(gene.name, gene.low, gene.high)
+            genome[gene.name] = trial.suggest_int(gene.name, cast(int, gene.low), cast(int, gene.high))  # a range has both
         else:
             genome[gene.name] = trial.suggest_categorical(gene.name, list(gene.choices))
     return genome
@@ -64,7 +64,7 @@ def config_key(config: dict[str, Any], extra: dict[str, Any] | None = None) -> s
 def _nearest(gene: Gene, value: Any) -> Any:
     """The choice closest to ``value`` (numbers by distance, others by equality; else the first)."""
     if gene.is_range:
-        return min(max(int(value), gene.low), gene.high)
+        return min(max(int(value), cast(int, gene.low)), cast(int, gene.high))  # a range has both bounds
     if value in gene.choices and type(value) is type(gene.choices[list(gene.choices).index(value)]):
         return value
     numbers = [c for c in gene.choices if isinstance(c, (int, float)) and not isinstance(c, bool)]

@@ -59,8 +59,8 @@ def check_journal(path: str | os.PathLike[str]) -> None:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ZooError(f"the search's journal {path} is damaged: line {line} is not UTF-8 text") from None
+        bad = data.count(b"\n", 0, exc.start) + 1
+        raise ZooError(f"the search's journal {path} is damaged: line {bad} is not UTF-8 text") from None
     lines = text.split("\n")
     if lines[-1]:
         raise ZooError(f"the search's journal {path} is damaged: it ends inside line {len(lines)} "

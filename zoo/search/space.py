@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from zoo.errors import ZooError
 from zoo.ops.activations import ACTIVATIONS
@@ -143,7 +143,7 @@ class _Validator:
             # bool is an int in Python: an int list must not take true/false, nor the reverse
             if not isinstance(v, kinds) or (isinstance(v, bool) and bool not in kinds):
                 raise self.fail(f"{key} takes {wanted} values (or a list of them), got {v!r}")
-            if positive and v < 1:
+            if positive and cast(int, v) < 1:  # positive: int values only
                 raise self.fail(f"{key} must be positive, got {v!r}")
         if len(set(map(repr, values))) != len(values):
             raise self.fail(f"{key} lists a choice twice: {values}")
@@ -229,7 +229,7 @@ class _Validator:
         options = spec.get("options", {})
         if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
             raise self.fail(f"{key}.options must hold one table per block, e.g. [{key}.options.rcab]")
-        checked = {}
+        checked: dict[str, dict[str, tuple]] = {}
         for block, block_options in options.items():
             if block not in blocks:
                 raise self.fail(f"{key}.options.{block}: {block!r} is not among this group's blocks ({', '.join(blocks)})")

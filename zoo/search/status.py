@@ -90,7 +90,7 @@ def mark_front(rows: list[TrialRow], objectives: list[str]) -> None:
     """The Pareto front of the feasible trials, over all objectives."""
     candidates = [r for r in rows if r.feasible and r.values is not None]
     maximize = [o == "psnr" for o in objectives]
-    for i in front([r.values for r in candidates], maximize):
+    for i in front([r.values for r in candidates if r.values is not None], maximize):  # all of them
         candidates[i].on_front = True
 
 
