@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from zoo.cache import link_blobs, prune
-from zoo.contract import input_channels
+from zoo.contract import input_channels, noise_channels
 from zoo.data.crossdomain import BY_CHANNELS
 from zoo.data.specs import load_data
 from zoo.errors import ZooError
@@ -35,6 +35,7 @@ from zoo.export.cache import cached_export
 from zoo.export.onnxlib import require
 from zoo.export.openvino import OpenVinoRunner, openvino_cache_dir, require_openvino
 from zoo.export.quantize import SUFFIXES, as_batch, int8_runner, write_card
+from zoo.infer.conditioning import network_input
 from zoo.export.quantizers import nncf_quantize, onnx_ops, openvino_ops, ort_quantize, require_nncf, scopes
 from zoo.export.runner import OrtRunner
 from zoo.infer.runner import Runner, TorchRunner, parse_device, resolve_dtype
@@ -154,12 +155,13 @@ def int8_file_runner(model: nn.Module, s: Setting, *, engine: str) -> Runner:
 
 def _calibration(model: nn.Module) -> list:
     """Calibration batches for the INT8 rows (see :func:`int8_file_runner`)."""
-    channels = input_channels(model)
+    channels, noise = input_channels(model), noise_channels(model)  # a noise-aware model takes its map too
     validation = BY_CHANNELS["validation"]
     if channels in validation:
-        return [as_batch(pair) for pair in list(load_data(validation[channels]))[:CALIBRATION_BLOCKS]]
+        return [as_batch(pair, noise) for pair in list(load_data(validation[channels]))[:CALIBRATION_BLOCKS]]
     rng = np.random.default_rng(0)
-    return [rng.random((1, channels, 128, 128), dtype=np.float32) for _ in range(CALIBRATION_BLOCKS)]
+    images = [rng.random((channels, 128, 128), dtype=np.float32) for _ in range(CALIBRATION_BLOCKS)]
+    return [network_input(image) if noise else image[None] for image in images]
 
 
 TABLE: dict[str, Row] = {

@@ -317,3 +317,15 @@ def test_a_sound_hand_made_noise_aware_file_runs_and_is_conditioned(tmp_path, im
     with pytest.raises(ZooError, match="blind"):  # a file without the entry stays blind, as before
         zoo.denoise(OrtRunner(_graph(tmp_path / "blind.onnx", 1, 1, {"zoo.in_channels": "1"}), provider="cpu"),
                     data, strength=0.5)
+
+
+def test_zoo_bench_quantizes_a_noise_aware_model_with_its_map():
+    """The INT8 rows calibrate on the image followed by its map (they once fed the image alone)."""
+    from zoo.bench import run_benchmark
+
+    torch.manual_seed(0)
+    model = zoo.create_model("mwrcanet", in_channels=3, **TINY)  # no built-in set: random images, their maps estimated
+    report = run_benchmark(model, size=32, backends=["onnxruntime-int8"], warmup=0, runs=1, device="cpu")
+    row = report["backends"][0]
+    assert row["status"] == "ok", row
+    assert row["precision"] == "int8" and row["psnr_vs_float32"] > 10
