@@ -27,7 +27,7 @@ import hashlib
 import importlib.util
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
@@ -207,15 +207,16 @@ def choose_file_engine(path: str | Path, *, engine: str = "auto", dtype: torch.d
     if not onnxruntime:
         return EngineChoice("openvino", file_runner("openvino", path, threads=threads), "auto: onnxruntime is not installed")
     ort = file_runner("onnxruntime", path, threads=threads)
-    if getattr(ort, "provider_used", "cpu") != "cpu":
-        return EngineChoice("onnxruntime", ort, f"auto: onnxruntime's {ort.provider_used} provider on the GPU")
+    provider = getattr(ort, "provider_used", "cpu")
+    if provider != "cpu":
+        return EngineChoice("onnxruntime", ort, f"auto: onnxruntime's {provider} provider on the GPU")
     builders = {"onnxruntime": lambda: ort, "openvino": lambda: file_runner("openvino", path, threads=threads)}
     identity = {"file_sha256": file_digest(Path(path))}
     return fastest(builders, identity, precision=precision, threads=threads, remeasure=remeasure, log=log,
                    what=Path(path).name)
 
 
-def fastest(builders: dict[str, Callable[[], Runner]], identity: dict[str, Any], *, precision: str,
+def fastest(builders: Mapping[str, Callable[[], Runner]], identity: dict[str, Any], *, precision: str,
             threads: int | None, remeasure: bool, log: Log | None, what: str) -> EngineChoice:
     """The fastest of ``builders`` on this CPU: as measured before for ``identity``, else now.
     A measurement taken while the machine was busy is taken again (module docstring)."""

@@ -187,7 +187,8 @@ class OrtRunner:
                 self.notes.append(f"{name}: no NVIDIA GPU found")
                 continue
             cache_dir = default_cache_dir()
-            session_providers = [(PROVIDERS[name], _provider_options(name, self.device_id, cache_dir))]
+            session_providers: list[str | tuple[str, dict[str, str]]] = [
+                (PROVIDERS[name], _provider_options(name, self.device_id, cache_dir))]
             if name == "tensorrt":  # CUDA for any node TensorRT does not take, as onnxruntime advises
                 session_providers.append((PROVIDERS["cuda"], _provider_options("cuda", self.device_id, cache_dir)))
             if name != "cpu":

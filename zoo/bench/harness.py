@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from statistics import median
 from typing import Any
@@ -22,7 +22,7 @@ from zoo.contract import input_channels, model_config, model_name, noise_channel
 from zoo.errors import ZooError, first_line
 from zoo.infer.allocator import keep_freed_memory
 from zoo.infer.pipeline import denoise
-from zoo.infer.runner import TorchRunner, parse_device, resolve_dtype
+from zoo.infer.runner import Runner, TorchRunner, parse_device, resolve_dtype
 from zoo.infer.tiling import DEFAULT_OVERLAP, tile_grid
 from zoo.limits import check_pixels
 from zoo.machine import machine_info
@@ -78,7 +78,8 @@ def count_tiled_macs(model: nn.Module, shape: tuple[int, ...], tile: int | None,
     """MACs of one pass over ``shape``, counting the work tiles repeat in their overlaps."""
     if tile is None:
         return count_macs(model, shape)
-    rows, cols, _ = tile_grid(*shape[-2:], tile, overlap, size_multiple(model))
+    height, width = shape[-2:]
+    rows, cols, _ = tile_grid(height, width, tile, overlap, size_multiple(model))
     per_shape: dict[tuple[int, int], int] = {}
     total = 0
     for _, h in rows:
@@ -172,7 +173,8 @@ def _run_benchmark(model: nn.Module, *, size: int, batch: int, backends: Sequenc
             del runner
         memory_mib[name] = memory.peak / 2**20
 
-    runners, calls = {}, {}
+    runners: dict[str, Runner] = {}
+    calls: dict[str, Callable[[], None]] = {}
     for name in memory_mib:
         try:
             runners[name] = ENGINES[name](model, compute_dtype, torch_device)
@@ -189,8 +191,8 @@ def _run_benchmark(model: nn.Module, *, size: int, batch: int, backends: Sequenc
     peaks = _row_peaks(calls, precisions, peak, compute_dtype, torch_device)
     timings = interleave(calls, runs, peaks)
     warnings: list[str] = []
-    for name, exc in timings.failed.items():
-        results[name] = _failed(name, exc)
+    for name, error in timings.failed.items():
+        results[name] = _failed(name, error)
     for name in calls:
         if name in timings.failed:
             continue
@@ -199,8 +201,9 @@ def _run_benchmark(model: nn.Module, *, size: int, batch: int, backends: Sequenc
         q1, q3 = quartiles(seconds)
         fractions = [2 * macs * passes / s / 1e9 / p for s, p in zip(seconds, peaks_)]
         spreads = {"latency": spread(seconds), "fraction_of_peak": spread(fractions)}
-        if too_wide(spreads["latency"]):
-            warnings.append(f"{name}: latency spread {100 * spreads['latency']:.0f}% (interquartile range over median, "
+        latency = spreads["latency"]
+        if latency is not None and too_wide(latency):
+            warnings.append(f"{name}: latency spread {100 * latency:.0f}% (interquartile range over median, "
                             f"above {100 * SPREAD_LIMIT:.0f}%): the machine was busy; compare with care or run again")
         results[name] = BackendResult(
             name, "ok", runners[name].device,
@@ -218,15 +221,16 @@ def _run_benchmark(model: nn.Module, *, size: int, batch: int, backends: Sequenc
             precision=precisions[name],
             peak={"kernel": kernel_of(peaks[name]), "gflops": median(peaks_), "spread": spread(peaks_)},
         )
-        if results[name].fraction_of_peak > 1:
+        if median(fractions) > 1:
             results[name].above_peak = ABOVE_PEAK.format(kernel=kernel_of(peaks[name]))
     runners.clear()
     peaks_seen = [p for name in calls if peaks[name] is peak for p in timings.peaks[name]]
     peak_spread = spread(peaks_seen)
     for kernel in dict.fromkeys(kernel_of(peaks[name]) for name in calls):
         values = [p for name in calls if kernel_of(peaks[name]) == kernel for p in timings.peaks[name]]
-        if too_wide(spread(values)):
-            warnings.append(f"{kernel} peak spread {100 * spread(values):.0f}%: the machine's speed changed during the run")
+        kernel_spread = spread(values)
+        if kernel_spread is not None and too_wide(kernel_spread):
+            warnings.append(f"{kernel} peak spread {100 * kernel_spread:.0f}%: the machine's speed changed during the run")
     return {
         "model": model_name(model),
         "config": model_config(model),
@@ -261,7 +265,9 @@ def format_report(report: dict[str, Any]) -> str:
         "each row's fraction is of its own engine's and precision's peak",
         "",
     ]
-    rows, notes, above = [], [], []
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    above: list[str] = []
     reduced = any((r.get("precision") or report["dtype"]) != "float32" for r in report["backends"])
     for r in report["backends"]:
         if r["status"] != "ok":

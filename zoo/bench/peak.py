@@ -22,7 +22,8 @@ class ConvPeak:
         channels, side, batch = PEAK_SHAPE
         if self.device.type == "cuda":
             batch *= 32  # a GPU finishes the CPU-sized workload in microseconds: launch overhead would dominate
-        self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(self.device, dtype, memory_format=torch.channels_last)
+        self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(  # type: ignore[call-overload]  # Module.to takes it; its stubs omit it
+            self.device, dtype, memory_format=torch.channels_last)
         self.input = torch.randn(batch, channels, side, side, device=self.device, dtype=dtype).contiguous(
             memory_format=torch.channels_last)
         self.flops = 2 * 9 * channels * channels * side * side * batch

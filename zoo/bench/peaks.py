@@ -12,6 +12,7 @@ onnxruntime's (float32, and INT8 as a QDQ convolution it fuses into QLinearConv)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ class EnginePeak:
 
     engine: str
     precision: str
-    call: object  # () -> None, one convolution
+    call: Callable[[], object]  # one call: the reference convolutions
 
     def sync(self) -> None:
         return None

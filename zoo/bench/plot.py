@@ -31,7 +31,7 @@ def plot_throughput(reports: Sequence[dict[str, Any]], path: str | os.PathLike[s
                 low.append(max(0.0, value - q1))
                 high.append(max(0.0, q3 - value))
                 spread = (r.get("spread") or {}).get("latency")
-                flag = f", spread {100 * spread:.0f}%!" if too_wide(spread) else ""
+                flag = f", spread {100 * spread:.0f}%!" if spread is not None and too_wide(spread) else ""
                 notes.append(f"{value:.3g} MP/s, {100 * r['fraction_of_peak']:.0f}% of peak{flag}")
     figure, axes = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.6))
     bars = axes.barh(labels[::-1], values[::-1], xerr=[low[::-1], high[::-1]], color="#4477aa",

@@ -235,7 +235,10 @@ class Objective:
 
     def values(self, psnr: float, gmacs: float, mparams: float, latency: float | None) -> list[float]:
         known = {"psnr": psnr, "gmacs": gmacs, "params": mparams, "latency": latency}
-        return [float(known[o]) for o in self.stored["objectives"]]
+        values = [known[o] for o in self.stored["objectives"]]
+        if any(v is None for v in values):
+            raise ZooError("the candidate's latency was not measured, and it is an objective")
+        return [float(v) for v in values if v is not None]
 
     def __call__(self, trial) -> list[float]:
         self.outcome, self.error = "failed", ""
@@ -349,7 +352,8 @@ def _run(settings: SearchSettings, optuna, progress: bool) -> dict[str, Any]:
             bar.n = min(used, settings.trials)
             bar.refresh()
             if failed >= FAIL_LIMIT:
-                raise ZooError(f"{failed} candidates in a row failed, the last with {objective.error or promoter.error}")
+                last = objective.error or (promoter.error if promoter is not None else "") or "no error recorded"
+                raise ZooError(f"{failed} candidates in a row failed, the last with {last}")
             if promoter is not None:  # a promotion due goes first (the highest rung first), as in ASHA
                 promoter.retry_stale()
                 outcome = promoter.run_one()
