@@ -34,10 +34,11 @@ from zoo.checkpoint import read_card
 from zoo.contract import input_channels, weights_source
 from zoo.data import crossdomain
 from zoo.data.pairs import Pair
+from zoo.data.specs import load_data
 from zoo.errors import ZooError
 from zoo.export.cache import model_digest
 from zoo.infer.pipeline import denoise
-from zoo.infer.runner import Runner
+from zoo.infer.runner import Runner, TorchRunner
 from zoo.machine import versions
 from zoo.metrics import psnr
 
@@ -84,8 +85,6 @@ def model_card(model: nn.Module) -> dict[str, Any] | None:
 
 def held_out_pairs(channels: int, blocks: int | None = SMALL_BLOCKS) -> tuple[str, Sequence[Pair]]:
     """The built-in held-out set for ``channels`` (every n-th block, ``blocks`` of them; None: all)."""
-    from zoo.data.specs import load_data
-
     name = HELD_OUT.get(channels)
     if name is None:
         raise ZooError(f"no built-in held-out set for {channels}-channel images (zoo has {', '.join(map(str, HELD_OUT))})")
@@ -125,8 +124,6 @@ def loss_of(model: nn.Module, precision: str, engine: str, build: Callable[[], R
         return Loss(value, f"on its card ({data})")
     if weights_source(model) is None:
         return None
-    from zoo.infer.runner import TorchRunner
-
     # An engine the card does not name is measured (a noise-aware model's map, for one, enters each
     # engine's graph its own way), through zoo.denoise and so with the map; the card's worst engine
     # stands in only where no built-in set fits.

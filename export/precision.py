@@ -37,9 +37,11 @@ from zoo.contract import input_channels, model_config, model_name, size_multiple
 from zoo.errors import ZooError
 from zoo.export.cache import export_path
 from zoo.export import engines
-from zoo.export.engines import EngineChoice, candidates, choose_engine, make_runner
-from zoo.export.losses import Loss, loss_of
-from zoo.export.quantize import SUFFIXES, cached_int8, int8_runner, runner_card
+from zoo.export.engines import EngineChoice, candidates, choose_engine, choose_file_engine, file_digest, file_runner, make_runner
+from zoo.export.losses import Loss, loss_of, measured_loss
+from zoo.export.openvino import openvino_installed
+from zoo.export.quantize import SUFFIXES, cached_int8, int8_runner, is_int8_file, runner_card
+from zoo.infer import pipeline  # as a module: this one's denoise (zoo.denoise) wraps pipeline.denoise
 from zoo.infer.budget import conv_profile
 from zoo.infer.runner import Runner, parse_device
 from zoo.machine import BF16_FLAGS, native
@@ -223,11 +225,6 @@ def choose_file(path, *, precision: str = "auto", engine: str = "auto", provider
     """The engine and precision for an exported file (``zoo ort``). An INT8 file runs as it is
     quantized; a float32 one in ``auto`` as :func:`choose` says, its losses measured once on the
     small built-in set (a file carries no card) and kept under the file's SHA-256."""
-    from zoo.export.engines import choose_file_engine, file_digest, file_runner
-    from zoo.export.losses import measured_loss
-    from zoo.export.openvino import openvino_installed
-    from zoo.export.quantize import is_int8_file
-
     check_precision(precision)
     if is_int8_file(path):
         if precision not in ("auto", "int8"):
@@ -273,14 +270,12 @@ def denoise(model, image, *, precision: str | None = None, **options):
     float32 unless told, as before. Each call chooses anew (the measurements are kept): for many
     images take the runner once, ``choose(model, precision="auto").runner``, and denoise with it.
     """
-    from zoo.infer.pipeline import denoise as run
-
     if precision is None:
-        return run(model, image, **options)
+        return pipeline.denoise(model, image, **options)
     if not isinstance(model, nn.Module):
         raise ZooError("precision is set on the runner, not on denoise()")
     if options.get("dtype") is not None:
         raise ZooError("give precision= or dtype=, not both")
     options.pop("dtype", None)
     choice = choose(model, precision=precision, device=options.pop("device", None))
-    return run(choice.runner, image, **options)
+    return pipeline.denoise(choice.runner, image, **options)

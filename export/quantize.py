@@ -37,14 +37,18 @@ import torch
 from torch import nn
 
 from zoo.cache import prune
-from zoo.contract import input_channels, model_name, noise_channels
+from zoo.contract import input_channels, model_name, noise_channels, weights_source
 from zoo.data.pairs import Pair
 from zoo.errors import ZooError
 from zoo.export.cache import cached_export, model_digest
-from zoo.export.losses import mean_psnr
+from zoo.export import losses  # losses.held_out_pairs looked up at the call: tests give it a small set
+from zoo.export.losses import HELD_OUT, mean_psnr
+from zoo.export.openvino import OpenVinoRunner, require_openvino
 from zoo.export.quantizers import SCOPES, nncf_accuracy_control, nncf_quantize, onnx_ops, openvino_ops, ort_quantize, \
-    remove, scopes
+    remove, save_openvino, scopes
+from zoo.export.runner import OrtRunner
 from zoo.fileio import cache_dir
+from zoo.infer.conditioning import network_input
 from zoo.infer.pipeline import denoise
 from zoo.infer.runner import Runner
 from zoo.machine import BF16_FLAGS, native, version
@@ -100,11 +104,7 @@ def int8_runner(path: str | Path, *, engine: str | None = None, threads: int | N
     out of INT8 in bfloat16 on a CPU with native bfloat16 (:func:`float_parts`), else in float32."""
     engine = engine_for(path, engine if engine in SUFFIXES else None)
     if engine == "openvino":
-        from zoo.export.openvino import OpenVinoRunner
-
         return OpenVinoRunner(path, dtype=float_parts(), threads=threads, cache=cache)
-    from zoo.export.runner import OrtRunner
-
     return OrtRunner(path, provider="cpu", threads=threads)
 
 
@@ -139,8 +139,6 @@ def as_batch(pair: Pair, noise: int = 0) -> np.ndarray:
     noise-aware network (``noise`` channels) followed by the map of the pair's level (its true
     level where the data carries one, else estimated from the image as at run time)."""
     if noise:
-        from zoo.infer.conditioning import network_input
-
         return network_input(pair.noisy, pair.noise)
     x = np.ascontiguousarray(pair.noisy, dtype=np.float32)
     return x[None, None] if x.ndim == 2 else x[None]
@@ -217,11 +215,7 @@ class _CompiledRunner:
 def int8_runner_float(source: Path, engine: str) -> Runner:
     """The float32 export on the same engine: the reference the losses are taken against."""
     if engine == "openvino":
-        from zoo.export.openvino import OpenVinoRunner
-
         return OpenVinoRunner(source, dtype="float32", cache=False)
-    from zoo.export.runner import OrtRunner
-
     return OrtRunner(source, provider="cpu")
 
 
@@ -244,12 +238,10 @@ def _held_out_loss(path: Path, engine: str, reference: Runner, say: Log) -> dict
     """The chosen file's loss on the built-in held-out set for its channel count, all of it (what
     ``--precision auto`` holds to the bound: the validation set chose the file, so its own loss
     there flatters it); nothing for a channel count zoo has no set for."""
-    from zoo.export.losses import HELD_OUT, held_out_pairs
-
     runner = int8_runner(path, engine=engine, cache=False)
     if runner.in_channels not in HELD_OUT:
         return {}
-    name, pairs = held_out_pairs(runner.in_channels, None)
+    name, pairs = losses.held_out_pairs(runner.in_channels, None)
     loss = round(mean_psnr(reference, pairs) - mean_psnr(runner, pairs), 4)
     say(f"on the held-out set ({name}, {len(pairs)} blocks): {against_float32(loss)}")
     return {"held_out": f"{name} ({len(pairs)} blocks)", "held_out_loss_db": loss}
@@ -257,8 +249,6 @@ def _held_out_loss(path: Path, engine: str, reference: Runner, say: Log) -> dict
 
 def _card(model: nn.Module, engine: str, chosen: Tried, tried: list[Tried], method: str, base: float, max_drop: float,
           data: str, val: str, calibration: int, validation: int) -> dict[str, Any]:
-    from zoo.contract import weights_source
-
     tool = f"nncf {version('nncf')}, openvino {version('openvino')}" if engine == "openvino" else \
         f"onnxruntime {version('onnxruntime') or version('onnxruntime-gpu')} quantize_static (QDQ)"
     return {"precision": "int8", "engine": engine, "model": model_name(model), "in_channels": input_channels(model),
@@ -273,8 +263,6 @@ def _card(model: nn.Module, engine: str, chosen: Tried, tried: list[Tried], meth
 
 
 def _read_openvino(path: Path):
-    from zoo.export.openvino import require_openvino
-
     return require_openvino().Core().read_model(str(path))
 
 
@@ -295,8 +283,6 @@ def write_card(path: Path, card: dict[str, Any], engine: str) -> None:
     if isinstance(card.get("noise_channels"), int) and card["noise_channels"] > 0:
         entries["zoo.noise_channels"] = str(card["noise_channels"])
     if engine == "openvino":
-        from zoo.export.quantizers import save_openvino
-
         model = _read_openvino(path)
         for key, value in entries.items():
             model.set_rt_info(value, ["framework", key])

@@ -19,7 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from zoo.export.onnxlib import INPUT_NAME
+from zoo.infer.pipeline import denoise
 from zoo.install import require
+from zoo.metrics import psnr
 
 Batch = np.ndarray
 SCOPES = ("none", "head+tail", "head+tail+adds")  # from the most INT8 to the least
@@ -118,9 +121,6 @@ def nncf_accuracy_control(source: Path, calibration: Sequence[Batch],
     nncf = require_nncf()
     import openvino as ov
 
-    from zoo.infer.pipeline import denoise
-    from zoo.metrics import psnr
-
     def validate(compiled, items: Iterable[tuple[Batch, np.ndarray, np.ndarray]]) -> tuple[float, list[float]]:
         runner = as_runner(compiled)
         values = [psnr(np.asarray(denoise(runner, noisy)), clean, data_range=1.0) for _, noisy, clean in items]
@@ -149,8 +149,6 @@ def ort_quantize(source: Path, calibration: Sequence[Batch], keep: list[str], ta
     """onnxruntime's static quantization of ``source`` to ``target``: QDQ format, int8 weights per
     output channel, uint8 activations (min-max over ``calibration``), ``keep`` in float."""
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
-
-    from zoo.export.onnxlib import INPUT_NAME
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:

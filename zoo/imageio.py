@@ -56,6 +56,7 @@ from zoo.install import pip_hint
 from zoo.limits import check_pixels
 from zoo.metadata import Metadata, append_sub_ifds, embed_png, encode_jpeg, read_metadata, tiff_arguments
 from zoo.raw.libraw import open_raw
+from zoo.raw.mosaic import pack, unpack
 
 Format = Literal["png", "jpeg", "tiff", "npy", "raw"]
 
@@ -154,8 +155,6 @@ def write_image(path: str | os.PathLike[str], data: np.ndarray, like: Image, *, 
     if fmt == "npy" and array.ndim not in (2, 3):
         raise ZooError(f"cannot write {file}: expected (H, W) or (C, H, W) data, got shape {array.shape}")
     if fmt == "npy" and like.packed and array.ndim == 2 and not (array.shape[0] % 2 or array.shape[1] % 2):
-        from zoo.raw.mosaic import pack
-
         array = pack(array)  # as the input was laid out
     stored = _quantise(array if fmt == "npy" else _to_hwc(array, file), _output_dtype(fmt, like))
     try:
@@ -399,8 +398,6 @@ def _read_npy(file: Path) -> Image:
                        "(divided by their dtype's maximum) or floats in [0, 1]")
     array = np.array(array)  # read now, into memory (the file may change or go)
     if packed:
-        from zoo.raw.mosaic import unpack
-
         array = unpack(array)
     if np.issubdtype(array.dtype, np.unsignedinteger):
         return Image(_from_integers(array), "npy", array.dtype.itemsize * 8, str(array.dtype), packed=packed)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from zoo.bench.peak import PEAK_SHAPE, ConvPeak
+from zoo.waiting import no_spinning
 
 INPUT_RANGE = 4.0  # the reference input lies in [0, 4): non-negative, as after an activation
 # An engine's reference is a chain of this many convolutions: the engine converts the float32 NCHW
@@ -96,8 +97,6 @@ def onnxruntime_peak(precision: str, threads: int | None = None) -> EnginePeak:
     """onnxruntime's reference convolution on the CPU: ``float32``, or ``int8`` as a QDQ graph."""
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
-
-    from zoo.waiting import no_spinning
 
     shape = list(_input().shape)
     weights = _weights()

@@ -20,7 +20,7 @@ from zoo.errors import ZooError, first_line
 from zoo.export.engines import ENGINES, EngineChoice
 from zoo.export.precision import choose
 from zoo.factory import create_model
-from zoo.imageio import RAW_SUFFIXES
+from zoo.imageio import RAW_SUFFIXES, readable_suffixes
 from zoo.contract import input_channels
 from zoo.infer import denoise
 from zoo.infer.budget import BUDGET_ENV, auto_tile, memory_budget, untiled_bytes_per_pixel
@@ -138,8 +138,6 @@ def _file_name(template: str, stem: str, ext: str) -> str:
 def expand_inputs(inputs: list[str], recursive: bool) -> list[tuple[Path, Path | None]]:
     """Each input file, with the folder it was found in (None when named itself); folders give
     their image files, sorted (and their subfolders' with ``recursive``); a folder with none is an error."""
-    from zoo.imageio import readable_suffixes
-
     found: list[tuple[Path, Path | None]] = []
     for text in inputs:
         path = Path(text)

@@ -28,9 +28,11 @@ import numpy as np
 
 from zoo.ops.bayer import CFA_PATTERNS
 from zoo.errors import ZooError
-from zoo.imageio import JPEG_QUALITY, Image
+from zoo.imageio import JPEG_QUALITY, RAW_SUFFIXES, Image, check_writable, read_image, write_image
+from zoo.metadata import for_output, orient
 from zoo.ops.noiselevel import NoiseLevel
 from zoo.raw import mosaic
+from zoo.raw.phase import MODEL_PATTERN, check_bayer, from_phase, to_phase
 
 # Models named in messages: the raw model that ships weights, and the sRGB one for photographs.
 RAW_MODEL = "mwrcanet-demo"
@@ -73,8 +75,6 @@ def _quality(text: str) -> int:
 
 def check_target(source: Path, target: Path, args: argparse.Namespace) -> None:
     """Refuse, before any work, an output that ``source`` cannot be written as."""
-    from zoo.imageio import RAW_SUFFIXES, check_writable
-
     is_raw = source.suffix.lower() in RAW_SUFFIXES
     suffix = target.suffix.lower()
     if suffix == ".dng":
@@ -93,10 +93,7 @@ def check_target(source: Path, target: Path, args: argparse.Namespace) -> None:
 def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Denoiser, *,
                  in_channels: int | None, label: str, software: str = "zoo") -> None:
     """Read ``source``, denoise it with ``run`` (float image in [0, 1] -> same) and write ``target``."""
-    from zoo.imageio import write_image
-    from zoo.metadata import for_output, orient
-    from zoo.raw.meta import noise_profile
-    from zoo.raw.phase import MODEL_PATTERN, check_bayer, from_phase, to_phase
+    from zoo.raw.meta import noise_profile  # zoo.raw.meta and the rest of the raw writers below: see _write_raw
 
     image = _read(source, args)
     kind = "raw" if image.format == "raw" else "mosaic" if _is_mosaic(source, image, args, in_channels, label) else "picture"
@@ -133,8 +130,6 @@ def denoise_file(source: Path, target: Path, args: argparse.Namespace, run: Deno
 
 def _read(source: Path, args: argparse.Namespace) -> Image:
     """``source`` as :func:`zoo.imageio.read_image` reads it, or as a headerless mosaic (``--raw-geometry``)."""
-    from zoo.imageio import RAW_SUFFIXES, read_image
-
     geometry = getattr(args, "raw_geometry", None)
     if geometry is None or source.suffix.lower() not in RAW_SUFFIXES:
         return read_image(source)
@@ -182,7 +177,7 @@ def _is_mosaic(source: Path, image, args: argparse.Namespace, in_channels: int |
 def _write_mosaic_dng(source: Path, target: Path, image: Image, result: np.ndarray, found: mosaic.Levels, top: float,
                       pattern: str, args: argparse.Namespace, software: str) -> None:
     """A described mosaic's result as a DNG: in its own units for integer samples (16 bits for floats)."""
-    from zoo.raw.dng import write_dng
+    from zoo.raw.dng import write_dng  # imported here, as in _write_raw (which says why)
     from zoo.raw.meta import D65, RawMeta
     from zoo.raw.preview import from_mosaic
 
@@ -199,7 +194,8 @@ def _write_mosaic_dng(source: Path, target: Path, image: Image, result: np.ndarr
 
 def _write_raw(source: Path, target: Path, noisy: np.ndarray, result: np.ndarray, args: argparse.Namespace,
                software: str) -> None:
-    from zoo.imageio import Image, write_image
+    # Only camera files and DNG outputs need these: zoo.raw.meta, .dng (with .ljpeg), .preview and .develop add
+    # 5 modules and 20-90 ms to every `zoo denoise` (python -X importtime, 2 busy cores; 2026-12-06).
     from zoo.raw.develop import develop, open_raw
     from zoo.raw.dng import to_raw_units, write_dng
     from zoo.raw.meta import read_meta

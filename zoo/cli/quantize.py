@@ -15,6 +15,10 @@ from zoo.cli.jsonout import to_json
 from zoo.cli.options import add_json, add_weights
 from zoo.errors import ZooError
 from zoo.evaluation import DATA_KINDS, load_data
+from zoo.export.onnxlib import require
+from zoo.export.openvino import require_openvino
+from zoo.export.quantize import against_float32, engine_for, quantize
+from zoo.export.quantizers import require_nncf
 from zoo.factory import create_model
 from zoo.fileio import check_replaceable
 from zoo.limits import check_threads
@@ -50,8 +54,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zoo.export.quantize import against_float32, engine_for, quantize
-
     engine = engine_for(args.output, args.engine)  # a wrong suffix fails before any work
     output = Path(args.output)
     if output.is_dir() or not output.parent.is_dir():
@@ -87,10 +89,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _require(engine: str) -> None:
     """The packages the engine's quantizer needs, or one line saying what to install."""
-    from zoo.export.onnxlib import require
-    from zoo.export.openvino import require_openvino
-    from zoo.export.quantizers import require_nncf
-
     require("onnxruntime")  # the export is checked in it, and it is onnxruntime's quantizer
     if engine == "openvino":
         require_openvino()
