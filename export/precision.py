@@ -192,6 +192,10 @@ def _below(loss: Loss) -> str:
     return f"{abs(loss.db):.2f} dB {'below' if loss.db >= 0 else 'above'} float32 {loss.source}"
 
 
+def _same(runner: Runner) -> Runner:
+    return runner
+
+
 def _file_loss(build: Callable[[], Runner]) -> Loss | None:
     """An INT8 file's loss from its card: on the held-out set where it was measured there, else on
     the validation set that chose it."""
@@ -212,7 +216,7 @@ def _int8(model: nn.Module, engine: str, threads: int | None) -> EngineChoice:
         if path.is_file():
             touch(path)
             runner = int8_runner(path, engine=name, threads=threads)
-            loss = _file_loss(lambda runner=runner: runner)
+            loss = _file_loss(functools.partial(_same, runner))
             said = f", {_below(loss)}" if loss else ""
             return EngineChoice(name, runner, "asked for with --precision int8", model=model, precision="int8",
                                 precision_reason=f"int8: asked for with --precision{said}")

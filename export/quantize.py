@@ -253,7 +253,7 @@ def _card(model: nn.Module, engine: str, chosen: Tried, tried: list[Tried], meth
         f"onnxruntime {version('onnxruntime') or version('onnxruntime-gpu')} quantize_static (QDQ)"
     return {"precision": "int8", "engine": engine, "model": model_name(model), "in_channels": input_channels(model),
             "noise_channels": noise_channels(model),
-            "weights": Path(weights_source(model)).name if weights_source(model) else None,
+            "weights": Path(source).name if (source := weights_source(model)) else None,
             "weights_digest": model_digest(model), "made_by": f"zoo {__version__} quantize, {tool}",
             "calibration": f"{data} ({calibration} images)", "validation": f"{val or data} ({validation} images)",
             "float32_psnr": round(base, 4), "loss_db": chosen.loss_db, "max_drop_db": max_drop,

@@ -60,7 +60,7 @@ def openvino_ops(model) -> list[tuple[str, str, list[str], bool]]:
         kind = node.get_type_name()
         return kind == "Constant" or (kind in ("Reshape", "Convert") and constant(node.input(0).get_source_output().get_node()))
 
-    found = []
+    found: list[tuple[str, str, list[str], bool]] = []
     for op in model.get_ordered_ops():
         kind = op.get_type_name()
         inputs = [port.get_source_output().get_node() for port in op.inputs()]

@@ -37,7 +37,7 @@ def choose(rows: list[TrialRow], *, trial: int | None = None, use_knee: bool = F
         return row
     if not feasible:
         raise ZooError("the study has no trained trial yet")
-    scores = {r.number: _scores(r) for r in feasible}
+    scores = {r.number: r.scores() for r in feasible}
     if use_knee:
         on_front = [r for r in feasible if r.on_front]
         return on_front[knee([scores[r.number] for r in on_front], (True, False))]
@@ -47,13 +47,6 @@ def choose(rows: list[TrialRow], *, trial: int | None = None, use_knee: bool = F
         cheapest = min(scores[r.number][1] for r in feasible)
         raise ZooError(f"no trained trial at most {max_gmacs:g} GMACs/MP (the cheapest has {cheapest:.3g})")
     return max(fitting, key=lambda r: (scores[r.number][0], -scores[r.number][1]))
-
-
-def _scores(row: TrialRow) -> tuple[float, float]:
-    """(PSNR, GMACs) of a feasible trial, which has both (a record without them is damaged)."""
-    if row.psnr is None or row.gmacs is None:
-        raise ZooError(f"trial {row.number}'s record is damaged: a trained trial without its PSNR or GMACs")
-    return row.psnr, row.gmacs
 
 
 def versions() -> dict[str, str]:

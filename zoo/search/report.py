@@ -44,22 +44,23 @@ def reference_point(rows: list[TrialRow], noisy_psnr: float, max_gmacs: float | 
     PSNR, when a proxy too short to beat it leaves every trial below), and the GMACs cap, or the
     largest GMACs trained."""
     feasible = [r for r in rows if r.feasible]
-    psnr = min([noisy_psnr] + [r.psnr for r in feasible])
-    gmacs = max_gmacs if max_gmacs is not None else max((r.gmacs for r in feasible), default=1.0)
+    psnr = min([noisy_psnr] + [r.scores()[0] for r in feasible])
+    gmacs = max_gmacs if max_gmacs is not None else max((r.scores()[1] for r in feasible), default=1.0)
     return float(psnr), float(gmacs)
 
 
 def front_hypervolume(rows: list[TrialRow], reference: tuple[float, float]) -> float:
-    points = [(r.psnr, r.gmacs) for r in rows if r.feasible]
+    points = [r.scores() for r in rows if r.feasible]
     return hypervolume(points, reference, MAXIMIZE_2D)
 
 
 def hypervolume_history(rows: list[TrialRow], reference: tuple[float, float]) -> list[tuple[int, float]]:
     """The front's hypervolume after each finished trial, in trial order."""
-    history, points = [], []
+    history: list[tuple[int, float]] = []
+    points: list[tuple[float, float]] = []
     for r in sorted(rows, key=lambda r: r.number):
         if r.feasible:
-            points.append((r.psnr, r.gmacs))
+            points.append(r.scores())
         if r.state == "COMPLETE":
             history.append((r.number, hypervolume(points, reference, MAXIMIZE_2D)))
     return history
@@ -111,23 +112,30 @@ def plot_front(rows: list[TrialRow], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 5))
     feasible = [r for r in rows if r.feasible]
     dominated = [r for r in feasible if not r.on_front]
-    on_front = sorted((r for r in feasible if r.on_front), key=lambda r: r.gmacs)
+    on_front = sorted((r for r in feasible if r.on_front), key=lambda r: r.scores()[1])
+
+    def gmacs(group: list[TrialRow]) -> list[float]:
+        return [r.scores()[1] for r in group]
+
+    def psnr(group: list[TrialRow]) -> list[float]:
+        return [r.scores()[0] for r in group]
+
     stopped = [r for r in dominated if r.stopped]
     trained = [r for r in dominated if not r.stopped]
-    ax.scatter([r.gmacs for r in trained], [r.psnr for r in trained], c="0.75", s=24, label="dominated")
+    ax.scatter(gmacs(trained), psnr(trained), c="0.75", s=24, label="dominated")
     if stopped:
-        ax.scatter([r.gmacs for r in stopped], [r.psnr for r in stopped], marker="x", c="0.55", s=24,
+        ax.scatter(gmacs(stopped), psnr(stopped), marker="x", c="0.55", s=24,
                    label="stopped early (PSNR when stopped)")
     if on_front:
-        ax.step([r.gmacs for r in on_front], [r.psnr for r in on_front], where="post", c="tab:red", lw=1, alpha=0.6)
-        ax.scatter([r.gmacs for r in on_front], [r.psnr for r in on_front], c="tab:red", s=36, zorder=3,
+        ax.step(gmacs(on_front), psnr(on_front), where="post", c="tab:red", lw=1, alpha=0.6)
+        ax.scatter(gmacs(on_front), psnr(on_front), c="tab:red", s=36, zorder=3,
                    label="Pareto front")
         for r in on_front:
-            ax.annotate(str(r.number), (r.gmacs, r.psnr), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            ax.annotate(str(r.number), r.scores()[::-1], textcoords="offset points", xytext=(4, -10), fontsize=7)
     seeds = [r for r in feasible if r.seed]
     for r in seeds:
-        ax.scatter([r.gmacs], [r.psnr], marker="*", s=160, facecolors="none", edgecolors="tab:blue", zorder=4)
-        ax.annotate(r.seed, (r.gmacs, r.psnr), textcoords="offset points", xytext=(6, 4), fontsize=8, color="tab:blue")
+        ax.scatter(gmacs([r]), psnr([r]), marker="*", s=160, facecolors="none", edgecolors="tab:blue", zorder=4)
+        ax.annotate(str(r.seed), r.scores()[::-1], textcoords="offset points", xytext=(6, 4), fontsize=8, color="tab:blue")
     if seeds:
         ax.scatter([], [], marker="*", s=120, facecolors="none", edgecolors="tab:blue", label="seed (known architecture)")
     over = sum(1 for r in rows if r.over_cap)
@@ -149,11 +157,11 @@ def plot_history(rows: list[TrialRow], reference: tuple[float, float], path: Pat
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     feasible = sorted((r for r in rows if r.feasible), key=lambda r: r.number)
-    left.scatter([r.number for r in feasible], [r.psnr for r in feasible],
+    left.scatter([r.number for r in feasible], [r.scores()[0] for r in feasible],
                  c=["tab:red" if r.on_front else "0.6" for r in feasible], s=18)
     best, running = [], float("-inf")
     for r in feasible:
-        running = max(running, r.psnr)
+        running = max(running, r.scores()[0])
         best.append(running)
     left.plot([r.number for r in feasible], best, c="tab:red", lw=1, label="best so far")
     left.set(xlabel="trial", ylabel="PSNR (dB)", title="PSNR per trial (red: on the front)")
@@ -205,9 +213,9 @@ def build_report(study, location, to: Path | None, reference: tuple[float, float
     with atomic_path(files["summary"]) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, allow_nan=False, default=str) + "\n")
     rungs = summary_of_rungs(study)
-    if rungs is not None:  # each rung's front and promotions, and how well each rung ranks as the last
+    agreement = agreement_of(study, threshold=threshold, criterion=criterion) if rungs is not None else None
+    if rungs is not None and agreement is not None:  # each rung's front and promotions, and how each rung ranks
         rungs.pop("_found")
-        agreement = agreement_of(study, threshold=threshold, criterion=criterion)
         files.update(rungs_md=to / "rungs.md", rungs_json=to / "rungs.json")
         summary.update(rungs=rungs, agreement=agreement, files={k: str(v) for k, v in files.items()})
         text = "\n".join(["# Rungs", "", "```", format_rungs(rungs), "```", "", "## Rank agreement", "",
@@ -225,5 +233,5 @@ def build_report(study, location, to: Path | None, reference: tuple[float, float
 
 def front_points(rows: list[TrialRow]) -> list[tuple[float, float]]:
     """The (PSNR, GMACs) points of the feasible trials' front."""
-    points = [(r.psnr, r.gmacs) for r in rows if r.feasible]
+    points = [r.scores() for r in rows if r.feasible]
     return [points[i] for i in front(points, MAXIMIZE_2D)]

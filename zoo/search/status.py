@@ -37,6 +37,12 @@ class TrialRow:
     on_front: bool = False
     values: list[float] | None = field(default=None, repr=False)
 
+    def scores(self) -> tuple[float, float]:
+        """(PSNR, GMACs) of a feasible trial, which has both (a record without them is damaged)."""
+        if self.psnr is None or self.gmacs is None:
+            raise ZooError(f"trial {self.number}'s record is damaged: a trained trial without its PSNR or GMACs")
+        return self.psnr, self.gmacs
+
 
 _NUMBERS = ("gmacs", "mparams", "psnr", "latency_ms", "steps", "train_seconds", "resumed_from")
 
