@@ -21,13 +21,18 @@ demo: $(STAMP)
 	$(BIN)/zoo list
 	$(BIN)/zoo bench mwrcanet
 
-# First lint (ruff and mypy, settings in pyproject.toml), then the install check: the wheel,
-# installed with no extras into a fresh virtualenv outside the checkout, runs every command from
-# another folder (tests/wheel_smoke.py, a few minutes); then the suite in .venv with all extras.
-# The suite's summary stays the last lines.
-test: lint
-	$(BIN)/python tests/wheel_smoke.py
-	$(BIN)/python -m pytest -q
+# First ruff (seconds); then mypy (tests/typecheck.py, 1-2 minutes without its cache) beside the
+# install check, which is mostly pip and one process at a time: the wheel, installed with no extras
+# into a fresh virtualenv outside the checkout, runs every command from another folder
+# (tests/wheel_smoke.py, a few minutes); then the suite in .venv with all extras, on every core
+# (pytest-xdist, each test file on one worker: its module fixtures are built once). The suite's
+# summary stays the last lines.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python tests/typecheck.py & typecheck=$$!; \
+	$(BIN)/python tests/wheel_smoke.py; smoke=$$?; \
+	wait $$typecheck && test $$smoke -eq 0
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # ruff over the checkout (seconds), mypy over the package (tests/typecheck.py; about 1-2 minutes on
 # 2 cores without its cache in build/mypy-cache, seconds with it).
