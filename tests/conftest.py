@@ -1,8 +1,10 @@
-"""Shared fixtures: a throw-away third-party plugin distribution with real entry-point metadata."""
+"""Shared fixtures: a throw-away third-party plugin distribution with real entry-point metadata, and a
+named pipe where a file is expected."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import textwrap
 from collections.abc import Iterable, Iterator
@@ -120,3 +122,11 @@ def _first_engine_for_auto(monkeypatch):
         return engines.EngineChoice(name, builders[name](), "auto: the first candidate (tests do not measure)")
 
     monkeypatch.setattr(engines, "fastest", first)
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    """A named pipe where a file is expected: reading it would block forever."""
+    path = tmp_path / "pipe.toml"
+    os.mkfifo(path)
+    return path

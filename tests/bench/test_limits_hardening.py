@@ -4,22 +4,10 @@ silent acceptance."""
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
-from zoo.cli import main
-
-
-def one_line(capsys, argv: list[str], seconds: float = 60) -> str:
-    start = time.perf_counter()
-    assert main(argv) == 2
-    assert time.perf_counter() - start < seconds
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    line = err.strip().splitlines()[-1]
-    assert line.startswith("zoo") and ": error: " in line
-    return line
+from hardening import one_line
 
 
 @pytest.mark.parametrize("tile", [10**21, 16_385])

@@ -4,50 +4,13 @@ a special file, a YAML bomb, a key given twice or JSON nested too deeply is one 
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 
-from zoo.cli import main
+from hardening import one_line, within
 
 BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
-
-
-def one_line(capsys, argv: list[str]) -> str:
-    """Run ``zoo argv``: exit 2, one line on stderr, no traceback."""
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    line = err.strip().splitlines()[-1]
-    assert line.startswith("zoo") and ": error: " in line
-    return line
-
-
-def within(seconds: float, call):
-    """``call()`` in a thread; fails (instead of hanging the suite) if it takes longer."""
-    outcome: dict = {}
-
-    def target():
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
-@pytest.fixture
-def fifo(tmp_path):
-    path = tmp_path / "pipe.toml"
-    os.mkfifo(path)
-    return path
 
 
 # --- the commands that read them ----------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 
 import pytest
@@ -15,36 +14,11 @@ from hypothesis import strategies as st
 
 from zoo import limits, reading
 from zoo.errors import ZooError
+from hardening import within
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
-
-
-def within(seconds: float, call):
-    """``call()`` in a thread; fails (instead of hanging the suite) if it takes longer."""
-    outcome: dict = {}
-
-    def target():
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
-@pytest.fixture
-def fifo(tmp_path):
-    path = tmp_path / "pipe.toml"
-    os.mkfifo(path)
-    return path
 
 
 # --- the reader ---------------------------------------------------------------------------------------

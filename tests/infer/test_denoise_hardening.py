@@ -10,17 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import zoo
-from zoo.errors import ZooError
+from hardening import refusal
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def _message(call, *args) -> str:
-    with pytest.raises(ZooError) as caught:
-        call(*args)
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
 
 
 # --- zoo.denoise and data on another scale ----------------------------------------------------------
@@ -37,7 +29,7 @@ def test_denoise_refuses_values_on_another_scale_naming_the_range(tiny_model, sc
     image = np.linspace(0.0, scale, int(np.prod(shape)), dtype=np.float32).reshape(shape)
     if not numpy:
         image = torch.from_numpy(image)
-    message = _message(zoo.denoise, tiny_model, image)
+    message = refusal(zoo.denoise, tiny_model, image)
     low, high = sorted((0.0, scale))
     assert f"expected an image with values in [0, 1], found values in [{low:g}, {high:g}]" in message
     if scale > 2:

@@ -3,15 +3,14 @@ Each was a hang or a silent acceptance."""
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zoo import limits
-from zoo.cli import main
 from zoo.errors import ZooError
+from hardening import one_line
 
 FAST = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 TINY_SPACE = """
@@ -22,17 +21,6 @@ blocks = ["residual"]
 depth = DEPTH
 options = {}
 """
-
-
-def one_line(capsys, argv: list[str], seconds: float = 60) -> str:
-    start = time.perf_counter()
-    assert main(argv) == 2
-    assert time.perf_counter() - start < seconds
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    line = err.strip().splitlines()[-1]
-    assert line.startswith("zoo") and ": error: " in line
-    return line
 
 
 # --- search spaces --------------------------------------------------------------------------------------

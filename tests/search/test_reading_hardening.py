@@ -4,37 +4,11 @@ reads through zoo.reading)."""
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 
 from zoo.errors import ZooError
-
-
-def within(seconds: float, call):
-    """``call()`` in a thread; fails (instead of hanging the suite) if it takes longer."""
-    outcome: dict = {}
-
-    def target():
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
-@pytest.fixture
-def fifo(tmp_path):
-    path = tmp_path / "pipe.toml"
-    os.mkfifo(path)
-    return path
+from hardening import within
 
 
 def test_a_search_space_that_is_special_binary_or_recursive_is_one_line(tmp_path, fifo):
