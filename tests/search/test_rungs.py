@@ -106,6 +106,16 @@ def test_tiny_search_promotes_resumes_and_reports(tmp_path, capsys, monkeypatch)
     text = capsys.readouterr().out
     assert "rung 2 (32 steps)" in text and "promoted" in text
 
+    # export judges by the longest rung: the knee is on rung 2's front, with its PSNR there
+    scores = summary["rungs"]["results"]
+    assert main(["search", "export", str(out), "--knee", "--name", "k", "-o", str(tmp_path / "k.json"), "--json"]) == 0
+    provenance = json.loads(capsys.readouterr().out)["provenance"]
+    assert provenance["trial"] in {p["trial"] for p in levels[2]["front"]} and provenance["steps"] == 32
+    assert provenance["values"]["psnr"] == pytest.approx(scores[str(provenance["trial"])]["2"]["psnr"])
+    left = next(int(t) for t, r in scores.items() if list(r) == ["0"])  # never promoted
+    assert main(["search", "export", str(out), "--trial", str(left), "--name", "f", "-o", str(tmp_path / "f.json")]) == 0
+    assert f"trial {left}, {scores[str(left)]['0']['psnr']:.2f} dB after 8 steps" in capsys.readouterr().out
+
 
 def test_a_later_session_continues_from_the_committed_files(tmp_path, capsys):
     out = tmp_path / "search"

@@ -113,8 +113,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     _target(export)
     choice = export.add_mutually_exclusive_group(required=True)
     choice.add_argument("--trial", type=int, metavar="N", help="this trial")
-    choice.add_argument("--knee", action="store_true", help="the knee of the PSNR-GMACs front")
-    choice.add_argument("--max-gmacs", type=float, metavar="X", help="the best PSNR at most X GMACs per megapixel")
+    choice.add_argument("--knee", action="store_true", help="the knee of the PSNR-GMACs front (with rungs: the longest rung's)")
+    choice.add_argument("--max-gmacs", type=float, metavar="X", help="the best PSNR at most X GMACs per megapixel (with rungs: at the longest rung)")
     export.add_argument("--name", required=True, help="the architecture's name")
     export.add_argument("-o", "--output", type=Path, metavar="FILE.json", help="output file (default NAME.json)")
     export.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -215,19 +215,21 @@ def report_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     from zoo.search.export import choose, export_trial
+    from zoo.search.rungs import judged_at_rungs
     from zoo.search.status import trial_rows
 
     output = (args.output or Path(f"{args.name}.json")).expanduser()
     if output.exists() and not args.force:
         raise ZooError(f"{output} exists (use --force to overwrite)")
     study, location = _load(args)
-    row = choose(trial_rows(study), trial=args.trial, use_knee=args.knee, max_gmacs=args.max_gmacs)
+    rows, at_last_rung = judged_at_rungs(study, trial_rows(study))
+    row = choose(rows, trial=args.trial, use_knee=args.knee, max_gmacs=args.max_gmacs, among=at_last_rung)
     how = f"trial {args.trial}" if args.trial is not None else "knee" if args.knee else f"max_gmacs {args.max_gmacs:g}"
     model_file = export_trial(study, location, row, args.name, output, how=how)
     if args.json:
         print(to_json(model_file.as_dict()))
         return 0
-    print(f"wrote {output}: trial {row.number}, {row.psnr:.2f} dB, {row.gmacs:.3g} GMACs/MP, "
+    print(f"wrote {output}: trial {row.number}, {row.psnr:.2f} dB after {row.steps} steps, {row.gmacs:.3g} GMACs/MP, "
           f"{row.mparams:.3f} M params; use it as a model name: zoo train {output} ...")
     return 0
 

@@ -15,18 +15,19 @@ from zoo.configcheck import check_untrusted_config
 from zoo.errors import ZooError
 from zoo.machine import runtime_versions, version
 from zoo.modelfile import ModelFile, write_model_file
-from zoo.search.pareto import knee
+from zoo.search.pareto import front, knee
 from zoo.search.status import SETTINGS_ATTR, TrialRow
 from zoo.search.objectives import count_cost
 from zoo.version import __version__
 
 
 def choose(rows: list[TrialRow], *, trial: int | None = None, use_knee: bool = False,
-           max_gmacs: float | None = None) -> TrialRow:
-    """A trial by number, the front's knee, or the best PSNR at most ``max_gmacs``."""
+           max_gmacs: float | None = None, among: set[int] | None = None) -> TrialRow:
+    """A trial by number, the front's knee, or the best PSNR at most ``max_gmacs``; the last two
+    among the trials ``among`` only (a search with rungs: those at its longest rung), if given."""
     if sum(x is not None and x is not False for x in (trial, use_knee or None, max_gmacs)) != 1:
         raise ZooError("choose one of --trial N, --knee, --max-gmacs X")
-    feasible = [r for r in rows if r.feasible]
+    feasible = [r for r in rows if r.feasible and (among is None or r.number in among)]
     if trial is not None:
         row = next((r for r in rows if r.number == trial), None)
         if row is None:
@@ -39,7 +40,10 @@ def choose(rows: list[TrialRow], *, trial: int | None = None, use_knee: bool = F
         raise ZooError("the study has no trained trial yet")
     scores = {r.number: r.scores() for r in feasible}
     if use_knee:
-        on_front = [r for r in feasible if r.on_front]
+        # The front of (PSNR, GMACs) among these rows: with rungs, the longest rung's, not the
+        # first's that the study's own values (and ``on_front``) hold.
+        points = [scores[r.number] for r in feasible]
+        on_front = [feasible[i] for i in front(points, (True, False))]
         return on_front[knee([scores[r.number] for r in on_front], (True, False))]
     assert max_gmacs is not None  # the one choice left (checked above)
     fitting = [r for r in feasible if scores[r.number][1] <= max_gmacs]
@@ -72,6 +76,7 @@ def export_trial(study, location, row: TrialRow, name: str, output: Path, *, how
     provenance = {
         "study": study.study_name, "storage": location.url, "trial": row.number, "chosen_by": how,
         "values": {"psnr": row.psnr, "gmacs": row.gmacs, "mparams": row.mparams, "latency_ms": row.latency_ms},
+        "steps": row.steps,  # of the training that scored it: with rungs, the highest it reached
         "gmacs_per_megapixel": cost.gmacs, "parameters": cost.params, "seed": row.seed,
         "proxy": settings.get("proxy"), "sampler": settings.get("sampler"), "space": settings.get("space_name"),
         "space_hash": settings.get("space_hash"), "genes": row.genes, "stopped_early": bool(row.stopped),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from zoo.search.agreement import rung_agreement
 from zoo.checkpoint import to_half
 from zoo.search.candidate import CANDIDATES, Proxy, train_candidate
 from zoo.search.pareto import front, promotion_order
-from zoo.search.status import RUNG_SUFFIX, SETTINGS_ATTR
+from zoo.search.status import RUNG_SUFFIX, SETTINGS_ATTR, TrialRow
 
 DEFAULT_PROMOTE = 1 / 3
 MAXIMIZE = (True, False)  # PSNR up, GMACs down
@@ -264,6 +264,25 @@ def summary(study, rungs_of: Rungs | None = None) -> dict[str, Any] | None:
             "results": {str(t): {str(k): {"psnr": v["psnr"], "gmacs": v["gmacs"]} for k, v in r.items()}
                         for t, r in sorted(found.items())},
             "_found": found}
+
+
+def judged_at_rungs(study, rows: list[TrialRow]) -> tuple[list[TrialRow], set[int] | None]:
+    """With rungs, each trained trial as the highest rung it reached scored it (PSNR and steps there:
+    its first-rung PSNR is the proxy's), and the trials at the longest rung any reached, among which
+    a front is judged. A study without rungs: its rows unchanged, and None."""
+    rungs = stored_rungs(study.user_attrs.get(SETTINGS_ATTR) or {})
+    if rungs is None:
+        return rows, None
+    found = results(study, open_rung_study(study))
+    top = max((max(reached) for reached in found.values()), default=0)
+    judged = []
+    for row in rows:
+        reached = found.get(row.number)
+        if reached and row.feasible:
+            rung = max(reached)
+            row = replace(row, psnr=reached[rung]["psnr"], steps=rungs.steps[rung])
+        judged.append(row)
+    return judged, {t for t, reached in found.items() if top in reached}
 
 
 def format_rungs(data: dict[str, Any]) -> str:
