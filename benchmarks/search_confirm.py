@@ -148,6 +148,7 @@ def by_architecture(rows: list[dict]) -> dict[str, dict]:
         mine = [r for r in rows if r["name"] == name]
         tests, vals = [r["test_psnr"] for r in mine], [r["val_psnr"] for r in mine]
         found[name] = {"trial": mine[0]["trial"], "gmacs": mine[0]["gmacs"], "proxy_psnr": mine[0]["proxy_psnr"],
+                       "proxy_steps": mine[0]["proxy_steps"],
                        "seeds": len(mine), "val_mean": statistics.fmean(vals), "test_mean": statistics.fmean(tests),
                        "test_spread": max(tests) - min(tests)}
     return found
@@ -176,7 +177,8 @@ def write_record(chosen: ConfirmSet, rows: list[dict]) -> str:
              "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if seeds > 1 else "")]
     for name, a in sorted(archs.items(), key=lambda item: item[1]["gmacs"]):
         spread = f" {a['test_spread']:.3f} |" if seeds > 1 else ""
-        lines.append(f"| {name} | {a['trial']} | {a['gmacs']:.1f} | {a['proxy_psnr']:.2f} | {a['val_mean']:.2f} | "
+        steps = f" ({a['proxy_steps']} steps)" if a["proxy_steps"] else ""
+        lines.append(f"| {name} | {a['trial']} | {a['gmacs']:.1f} | {a['proxy_psnr']:.2f}{steps} | {a['val_mean']:.2f} | "
                      f"{a['test_mean']:.3f} |{spread}")
     if seeds > 1:
         lines += ["", "Per seed (held-out PSNR): " + "; ".join(
