@@ -73,9 +73,14 @@ SETS = {
 }
 
 
+def architectures(chosen: ConfirmSet) -> list[Path]:
+    """The set's model config files (the record's confirm.json may lie beside them)."""
+    return sorted(p for p in chosen.configs.glob("*.json") if p.name != "confirm.json")
+
+
 def train(chosen: ConfirmSet) -> None:
     """Every (architecture, seed) not finished, largest first, on two one-thread workers."""
-    jobs = [(spec.stem, seed) for spec in sorted(chosen.configs.glob("*.json"), key=_cost, reverse=True)
+    jobs = [(spec.stem, seed) for spec in sorted(architectures(chosen), key=_cost, reverse=True)
             for seed in chosen.seeds if not (chosen.folder(spec.stem, seed) / "final.safetensors").is_file()]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     lock = threading.Lock()
@@ -105,14 +110,25 @@ def _cost(spec: Path) -> float:
     return float(json.loads(spec.read_text())["provenance"]["gmacs_per_megapixel"])
 
 
-def score(weights: Path, pairs) -> float:
+def score(weights: Path, pairs) -> tuple[float, list[float]]:
+    """The held-out mean PSNR, and each block's."""
     import zoo
     from zoo.evaluation import evaluate, network_denoiser
     from zoo.infer import TorchRunner
 
     report = evaluate(network_denoiser(TorchRunner(zoo.load(weights))), pairs, model=weights.stem, data=HELD_OUT,
                       progress=False)
-    return float(report.summary()["psnr"])
+    return float(report.summary()["psnr"]), [float(image.psnr) for image in report.images]
+
+
+def paired_interval(gains: list[float], *, resamples: int = 2000, level: float = 0.95) -> tuple[float, float]:
+    """A percentile bootstrap interval of the mean per-block gain (blocks resampled, pairs kept)."""
+    import numpy as np
+
+    values = np.asarray(gains)
+    rng = np.random.default_rng(0)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))
 
 
 def last_validation(run: Path) -> float:
@@ -126,7 +142,7 @@ def measure(chosen: ConfirmSet) -> list[dict]:
 
     pairs = load_data(HELD_OUT)
     rows = []
-    for spec in sorted(chosen.configs.glob("*.json")):
+    for spec in architectures(chosen):
         provenance = json.loads(spec.read_text())["provenance"]
         values = provenance.get("values") or provenance.get("objectives") or {}
         for seed in chosen.seeds:
@@ -137,7 +153,7 @@ def measure(chosen: ConfirmSet) -> list[dict]:
             rows.append({"name": spec.stem, "trial": provenance["trial"], "seed": seed,
                          "proxy_psnr": float(values["psnr"]), "proxy_steps": provenance.get("steps"),
                          "gmacs": float(values["gmacs"]), "val_psnr": last_validation(run),
-                         "test_psnr": score(run / "final.safetensors", pairs)})
+                         **dict(zip(("test_psnr", "blocks"), score(run / "final.safetensors", pairs)))})
     return rows
 
 
@@ -150,7 +166,8 @@ def by_architecture(rows: list[dict]) -> dict[str, dict]:
         found[name] = {"trial": mine[0]["trial"], "gmacs": mine[0]["gmacs"], "proxy_psnr": mine[0]["proxy_psnr"],
                        "proxy_steps": mine[0]["proxy_steps"],
                        "seeds": len(mine), "val_mean": statistics.fmean(vals), "test_mean": statistics.fmean(tests),
-                       "test_spread": max(tests) - min(tests)}
+                       "test_spread": max(tests) - min(tests),
+                       "blocks": [statistics.fmean(v) for v in zip(*(r["blocks"] for r in mine))]}  # seeds' mean
     return found
 
 
@@ -161,8 +178,9 @@ def verdict(chosen: ConfirmSet, archs: dict[str, dict]) -> dict | None:
         return None
     found, base = archs[chosen.candidate], archs[chosen.baseline]
     gain, share = found["test_mean"] - base["test_mean"], found["gmacs"] / base["gmacs"]
+    low, high = paired_interval([a - b for a, b in zip(found["blocks"], base["blocks"])])
     return {"candidate": chosen.candidate, "baseline": chosen.baseline, "gain_db": gain, "gmacs_share": share,
-            "passed": gain >= 0.0}
+            "blocks": len(found["blocks"]), "gain_interval": [low, high], "passed": gain >= 0.0}
 
 
 def write_record(chosen: ConfirmSet, rows: list[dict]) -> str:
@@ -197,7 +215,9 @@ def write_record(chosen: ConfirmSet, rows: list[dict]) -> str:
         lines += ["", f"{judged['candidate']} against mwrcanet-demo's architecture ({judged['baseline']}), trained the "
                   f"same way: {judged['gain_db']:+.3f} dB on the held-out set (mean of {seeds}) at "
                   f"{judged['gmacs_share']:.0%} of its GMACs: {'PASS' if judged['passed'] else 'FAIL'} (target: at least "
-                  "as good, at the knee or at most 70% of its GMACs)."]
+                  "as good, at the knee or at most 70% of its GMACs). Over the "
+                  f"{judged['blocks']} held-out blocks, paired (each block's mean over the seeds), the gain's 95% "
+                  f"bootstrap interval is {judged['gain_interval'][0]:+.3f} to {judged['gain_interval'][1]:+.3f} dB."]
     text = "\n".join(lines)
     chosen.record.mkdir(parents=True, exist_ok=True)
     (chosen.record / "confirm.md").write_text(text + "\n")
@@ -222,7 +242,7 @@ def rescore(chosen: ConfirmSet) -> int:
     worst = 0.0
     for seed in chosen.seeds:
         weights = chosen.record / f"{chosen.candidate}-s{seed}.safetensors"
-        now, then = score(weights, pairs), recorded[(chosen.candidate, seed)]
+        now, then = score(weights, pairs)[0], recorded[(chosen.candidate, seed)]
         worst = max(worst, abs(now - then))
         print(f"{weights.name}: {now:.3f} dB on {HELD_OUT} (recorded {then:.3f})")
     return 0 if worst < 0.01 else 1
