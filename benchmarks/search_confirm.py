@@ -203,7 +203,8 @@ def write_record(chosen: ConfirmSet, rows: list[dict]) -> str:
             f"{r['name']} seed {r['seed']} {r['test_psnr']:.3f}" for r in sorted(rows, key=lambda r: (r["name"], r["seed"])))]
     summary: dict = {"steps": chosen.steps, "seeds": list(chosen.seeds), "precision": chosen.precision, "rows": rows,
                      "architectures": archs}
-    if len(archs) >= 3:  # a rank correlation over two points says nothing
+    # A rank correlation over two points says nothing, nor one between PSNRs after different steps
+    if len(archs) >= 3 and len({a["proxy_steps"] for a in archs.values()}) == 1:
         proxy = [a["proxy_psnr"] for a in archs.values()]
         summary["spearman_val"] = stats.spearmanr(proxy, [a["val_mean"] for a in archs.values()]).statistic
         summary["spearman_test"] = stats.spearmanr(proxy, [a["test_mean"] for a in archs.values()]).statistic
