@@ -114,7 +114,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     choice = export.add_mutually_exclusive_group(required=True)
     choice.add_argument("--trial", type=int, metavar="N", help="this trial")
     choice.add_argument("--knee", action="store_true", help="the knee of the PSNR-GMACs front (with rungs: the longest rung's)")
-    choice.add_argument("--max-gmacs", type=float, metavar="X", help="the best PSNR at most X GMACs per megapixel (with rungs: at the longest rung)")
+    choice.add_argument("--max-gmacs", type=float, metavar="X",
+                        help="the best PSNR at most X GMACs per megapixel (with rungs: at the longest rung)")
     export.add_argument("--name", required=True, help="the architecture's name")
     export.add_argument("-o", "--output", type=Path, metavar="FILE.json", help="output file (default NAME.json)")
     export.add_argument("--force", action="store_true", help="overwrite an existing file")
