@@ -132,9 +132,10 @@ def paired_interval(gains: list[float], *, resamples: int = 2000, level: float =
 
 
 def last_validation(run: Path) -> float:
-    """The last logged validation PSNR (crossval-raw) of a finished run."""
-    rows = [line.split(",") for line in (run / "log.csv").read_text().strip().splitlines()[1:]]
-    return float([r for r in rows if r[3]][-1][3])
+    """The last logged validation PSNR (crossval-raw) of a finished run, read as zoo reads its log."""
+    from zoo.train.runfolder import RunFolder
+
+    return float([r for r in RunFolder(run).read_log() if r.get("val_psnr")][-1]["val_psnr"])
 
 
 def measure(chosen: ConfirmSet) -> list[dict]:
