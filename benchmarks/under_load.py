@@ -56,7 +56,7 @@ def measure(model: str, size: int, threads: int | None, rounds: int, precision: 
         torch.set_num_threads(count)
         chosen.append(count)
         # One call untimed: after a change of thread count the first call re-creates the kernels
-        # (measured: +35 ms quiet, +100 ms loaded for mwrcanet-srgb-demo in bfloat16), which a
+        # (measured: about +90 ms loaded at 1 thread for mwrcanet-srgb-demo in bfloat16), which a
         # fixed count never pays after its first block; throughput is the steady state's.
         zoo.denoise(runner, image)
         start = time.perf_counter()
